@@ -1,0 +1,44 @@
+import { AppError, DatabaseUnavailableError, InsufficientPrivilegeError, QueryTimeoutError } from './errors';
+
+/** SQLSTATE classes and codes that mean "the server cannot be reached or went away". */
+const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006']);
+/** Error codes postgres.js and Node give to socket-level failures. */
+const CONNECTION_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CONNECT_TIMEOUT',
+]);
+
+export interface PgLikeError {
+  code?: string;
+  message?: string;
+  severity?: string;
+}
+
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as PgLikeError | undefined)?.code;
+  return typeof code === 'string' && (CONNECTION_ERRNOS.has(code) || CONNECTION_SQLSTATES.has(code));
+}
+
+/** Maps a driver error to the client-facing error; the original goes to the log, never to the client. */
+export function mapPgError(err: unknown, timeoutMs: number): AppError | undefined {
+  if (err instanceof AppError) return err;
+  const code = (err as PgLikeError | undefined)?.code;
+  if (isConnectionError(err)) return new DatabaseUnavailableError();
+  if (code === '57014') return new QueryTimeoutError(timeoutMs);
+  if (code === '42501') {
+    return new InsufficientPrivilegeError('The pgscope role may not read a view or function this request needs.');
+  }
+  if (code === '28P01' || code === '28000' || code === '3D000') {
+    return new DatabaseUnavailableError('PostgreSQL refused pgscope\'s login (authentication or unknown database).');
+  }
+  return undefined;
+}

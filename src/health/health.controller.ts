@@ -1,0 +1,43 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiProblems, NoQueryDto } from '../common/api-docs';
+import { AppError } from '../common/errors';
+import { DatabaseProvider } from '../database/database.provider';
+
+export class HealthDto {
+  @ApiProperty({ enum: ['ok'], example: 'ok' })
+  status!: 'ok';
+}
+
+/** Liveness and readiness for orchestrators. Open without a token; they say nothing about the database. */
+@ApiTags('health')
+@Controller('health')
+export class HealthController {
+  constructor(private readonly db: DatabaseProvider) {}
+
+  @Get('live')
+  @ApiOperation({ operationId: 'getLiveness', summary: 'The process is up' })
+  @ApiOkResponse({ type: HealthDto })
+  @ApiProblems(400)
+  live(@Query() _query: NoQueryDto): HealthDto {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  @ApiOperation({
+    operationId: 'getReadiness',
+    summary: 'PostgreSQL answers within QUERY_TIMEOUT_MS',
+    description: '503 when the watched server does not answer a trivial query in time.',
+  })
+  @ApiOkResponse({ type: HealthDto })
+  @ApiProblems(400, 503)
+  async ready(@Query() _query: NoQueryDto): Promise<HealthDto> {
+    try {
+      await this.db.ping();
+    } catch {
+      // Deliberately vague: readiness is public and must not describe the database.
+      throw new AppError('DATABASE_UNAVAILABLE', 503, 'Not ready', 'The database is not answering.');
+    }
+    return { status: 'ok' };
+  }
+}

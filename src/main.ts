@@ -1,0 +1,58 @@
+import 'reflect-metadata';
+import { ConsoleLogger, Logger } from '@nestjs/common';
+import { createApp } from './app.setup';
+import { ConfigError, Env, loadEnv, LOG_LEVELS } from './config/env';
+import { DemoServer } from './database/demo';
+
+async function bootstrap(): Promise<void> {
+  let env: Env;
+  try {
+    env = loadEnv();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = new ConsoleLogger('pgscope', {
+    logLevels: [...LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(env.LOG_LEVEL) + 1)],
+  });
+  const log = new Logger('pgscope');
+
+  let demo: DemoServer | undefined;
+  if (!env.DATABASE_URL) {
+    log.log('DATABASE_URL is not set: starting an embedded PostgreSQL with a demo workload');
+    demo = await DemoServer.start(new Logger('demo'));
+    process.once('exit', () => demo?.server.killSync());
+    env.DATABASE_URL = demo.url;
+    log.log(`embedded PostgreSQL ${demo.server.major} on 127.0.0.1:${demo.server.port}, database "demo"`);
+  }
+
+  const app = await createApp(env, { logger });
+  let closing = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (closing) return;
+    closing = true;
+    log.log(`${signal} received: finishing requests and closing`);
+    try {
+      await app.close();
+      await demo?.stop();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+
+  await app.listen(env.PORT, env.HOST);
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : env.PORT;
+  const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
+  log.log(`pgscope is ready: Swagger UI at http://${host}:${port}/docs`);
+}
+
+bootstrap().catch((err: unknown) => {
+  process.stderr.write(`pgscope failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import { buildMeta, pgMonitorWarning, warning, WarningDto } from '../../common/meta.dto';
+import { DatabaseProvider, ServerInfo } from '../../database/database.provider';
+import { ExtensionCapabilityDto, ServerOverviewDto } from './overview.dto';
+import { overviewQuery } from './overview.sql';
+
+@Injectable()
+export class OverviewService {
+  constructor(private readonly db: DatabaseProvider) {}
+
+  async getOverview(): Promise<ServerOverviewDto> {
+    const started = performance.now();
+    return this.db.read('overview', async ({ sql, info }) => {
+      const [row] = await overviewQuery(sql);
+      const pgss = extension(info, 'pg_stat_statements');
+      return {
+        meta: buildMeta(info, started, capabilityWarnings(info)),
+        version: row.version,
+        versionNum: info.versionNum,
+        startedAt: row.startedAt.toISOString(),
+        uptimeSeconds: row.uptimeSeconds,
+        currentDatabase: info.currentDatabase,
+        currentUser: info.currentUser,
+        databaseSizeBytes: row.databaseSizeBytes,
+        maxConnections: row.maxConnections,
+        isInRecovery: row.isInRecovery,
+        capabilities: {
+          pgStatStatements: { ...pgss, preloaded: info.pgStatStatementsPreloaded },
+          pgstattuple: extension(info, 'pgstattuple'),
+          pgBuffercache: extension(info, 'pg_buffercache'),
+          pgMonitor: info.pgMonitor,
+          superuser: info.superuser,
+        },
+        settings: {
+          trackIoTiming: row.trackIoTiming,
+          trackActivityQuerySize: row.trackActivityQuerySize,
+          computeQueryId: row.computeQueryId,
+        },
+      };
+    });
+  }
+}
+
+function extension(info: ServerInfo, name: string): ExtensionCapabilityDto {
+  const ext = info.extensions[name];
+  return { installed: ext !== undefined, version: ext?.version ?? null, schema: ext?.schema ?? null };
+}
+
+function capabilityWarnings(info: ServerInfo): WarningDto[] {
+  const warnings: WarningDto[] = [];
+  if (!info.pgMonitor) warnings.push(pgMonitorWarning(info, "other roles' sessions and query texts are hidden."));
+  if (!info.pgStatStatementsPreloaded) {
+    warnings.push(
+      warning(
+        'NOT_PRELOADED',
+        'pg_stat_statements is not in shared_preload_libraries: /statements cannot answer.',
+        "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'; then restart PostgreSQL.",
+      ),
+    );
+  }
+  if (!info.extensions.pg_stat_statements) {
+    warnings.push(
+      warning(
+        'EXTENSION_MISSING',
+        `pg_stat_statements is not created in database "${info.currentDatabase}": /statements cannot answer.`,
+        'CREATE EXTENSION pg_stat_statements;',
+      ),
+    );
+  }
+  return warnings;
+}
