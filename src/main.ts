@@ -26,7 +26,9 @@ async function bootstrap(): Promise<void> {
     demo = await DemoServer.start(new Logger('demo'));
     process.once('exit', () => demo?.server.killSync());
     env.DATABASE_URL = demo.url;
-    log.log(`embedded PostgreSQL ${demo.server.major} on 127.0.0.1:${demo.server.port}, database "demo"`);
+    log.log(
+      `embedded PostgreSQL ${demo.server.major} (pid ${demo.server.pid}, data ${demo.server.dataDir}) on 127.0.0.1:${demo.server.port}, database "demo"`,
+    );
   }
 
   const app = await createApp(env, { logger });

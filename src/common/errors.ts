@@ -68,12 +68,14 @@ export class DatabaseUnavailableError extends AppError {
 }
 
 export class QueryTimeoutError extends AppError {
-  constructor(timeoutMs: number) {
+  constructor(timeoutMs: number, cause: 'statement' | 'lock' = 'statement') {
     super(
       'QUERY_TIMEOUT',
       504,
       'Query timeout',
-      `The monitoring query was cancelled on the server after ${timeoutMs} ms.`,
+      cause === 'lock'
+        ? 'The monitoring query gave up waiting for a lock held by another session (lock_timeout) and was cancelled.'
+        : `The monitoring query was cancelled on the server after ${timeoutMs} ms.`,
       'The server is busy or a catalog is very large: retry, narrow the request with filters, or raise QUERY_TIMEOUT_MS.',
     );
   }

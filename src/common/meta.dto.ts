@@ -33,7 +33,10 @@ export class MetaDto {
   @ApiProperty({ description: 'Time spent collecting, in milliseconds', example: 3.2 })
   durationMs!: number;
 
-  @ApiProperty({ description: 'What this answer could not see and how to fix it; empty when complete', type: [WarningDto] })
+  @ApiProperty({
+    description: 'What this answer could not see and how to fix it; empty when complete',
+    type: [WarningDto],
+  })
   warnings!: WarningDto[];
 }
 

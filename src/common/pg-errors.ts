@@ -34,11 +34,13 @@ export function mapPgError(err: unknown, timeoutMs: number): AppError | undefine
   const code = (err as PgLikeError | undefined)?.code;
   if (isConnectionError(err)) return new DatabaseUnavailableError();
   if (code === '57014') return new QueryTimeoutError(timeoutMs);
+  // lock_timeout: something (a migration, a VACUUM FULL) holds a lock this read needs; waiting is not an option.
+  if (code === '55P03') return new QueryTimeoutError(timeoutMs, 'lock');
   if (code === '42501') {
     return new InsufficientPrivilegeError('The pgscope role may not read a view or function this request needs.');
   }
   if (code === '28P01' || code === '28000' || code === '3D000') {
-    return new DatabaseUnavailableError('PostgreSQL refused pgscope\'s login (authentication or unknown database).');
+    return new DatabaseUnavailableError("PostgreSQL refused pgscope's login (authentication or unknown database).");
   }
   return undefined;
 }

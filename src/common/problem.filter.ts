@@ -54,9 +54,7 @@ export class ProblemFilter implements ExceptionFilter {
         'The request was rejected by the HTTP layer.',
       );
     }
-    this.logger.error(
-      `Unhandled error: ${exception instanceof Error ? exception.stack : String(exception)}`,
-    );
+    this.logger.error(`Unhandled error: ${exception instanceof Error ? exception.stack : String(exception)}`);
     return new AppError('INTERNAL_ERROR', 500, 'Internal error', 'pgscope failed to answer; the cause is in its log.');
   }
 

@@ -39,7 +39,10 @@ export class ProblemDto {
   @ApiPropertyOptional({ description: 'How to fix it, where pgscope knows', example: 'GRANT pg_monitor TO pgscope;' })
   hint?: string;
 
-  @ApiPropertyOptional({ description: 'The parameters that were rejected (INVALID_PARAMETER only)', type: [InvalidParamDto] })
+  @ApiPropertyOptional({
+    description: 'The parameters that were rejected (INVALID_PARAMETER only)',
+    type: [InvalidParamDto],
+  })
   invalidParams?: InvalidParamDto[];
 }
 

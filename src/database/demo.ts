@@ -90,7 +90,7 @@ export class DemoServer {
       await sql.begin(async (holder) => {
         await holder`lock table shop.products in share row exclusive mode`;
         // postgres.js queries are lazy: execute() sends it now, on another pooled connection.
-        waiter = sql`update shop.products set price = price where id = 1`.execute();
+        waiter = sql`update shop.products set price = price where id = 1`.execute().catch(() => undefined);
         await new Promise((resolve) => setTimeout(resolve, 4000));
       });
       await waiter;
@@ -99,7 +99,9 @@ export class DemoServer {
 }
 
 async function createSchema(sql: postgres.Sql): Promise<void> {
-  await sql.unsafe(`
+  await sql
+    .unsafe(
+      `
     create extension if not exists pg_stat_statements;
     create extension if not exists pgstattuple;
     create extension if not exists pg_buffercache;
@@ -124,5 +126,7 @@ async function createSchema(sql: postgres.Sql): Promise<void> {
     create index events_payload_idx on shop.events using gin (payload);
     analyze;
     delete from shop.orders where id % 5 = 0;
-  `).simple();
+  `,
+    )
+    .simple();
 }

@@ -71,12 +71,29 @@ export class EmbeddedPostgres {
     try {
       execFileSync(
         path.join(usableBinDir, 'initdb'),
-        ['-D', pgdata, '-U', SUPERUSER, '-A', 'scram-sha-256', `--pwfile=${pwFile}`, '-E', 'UTF8', '--locale=C', '--no-sync'],
+        [
+          '-D',
+          pgdata,
+          '-U',
+          SUPERUSER,
+          '-A',
+          'scram-sha-256',
+          `--pwfile=${pwFile}`,
+          '-E',
+          'UTF8',
+          '--locale=C',
+          '--no-sync',
+        ],
         { stdio: 'pipe', env, uid: runAs?.uid, gid: runAs?.gid },
       );
     } catch (err) {
       fs.rmSync(dataDir, { recursive: true, force: true });
-      throw new Error(`initdb (PostgreSQL ${major}) failed: ${(err as { stderr?: Buffer }).stderr?.toString() ?? err}`);
+      throw new Error(
+        `initdb (PostgreSQL ${major}) failed: ${(err as { stderr?: Buffer }).stderr?.toString() ?? err}`,
+        {
+          cause: err,
+        },
+      );
     } finally {
       fs.rmSync(pwFile, { force: true });
     }
@@ -132,7 +149,7 @@ export class EmbeddedPostgres {
         }
         return Promise.race([exited.then(() => true), delay(waitMs).then(() => this.exited)]);
       };
-      (await escalate('SIGINT', 10_000)) || (await escalate('SIGQUIT', 5_000)) || (await escalate('SIGKILL', 5_000));
+      if (!(await escalate('SIGINT', 10_000)) && !(await escalate('SIGQUIT', 5_000))) await escalate('SIGKILL', 5_000);
     }
     fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
@@ -178,7 +195,8 @@ export function resolveBinDir(major: number): string {
       continue;
     }
     const root = path.resolve(path.dirname(entry), '..');
-    const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
+    const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string })
+      .version;
     if (Number(version.split('.')[0]) !== major) continue;
     hydrateSymlinks(root);
     return path.join(root, 'native', 'bin');
@@ -266,11 +284,14 @@ export async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
 
+/** A timer that does not keep the process alive on its own. */
 function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -1,0 +1,58 @@
+import { ConfigError, loadEnv } from './env';
+
+describe('loadEnv', () => {
+  it('applies the documented defaults', () => {
+    expect({ ...loadEnv({}) }).toEqual({
+      HOST: '127.0.0.1',
+      PORT: 3000,
+      QUERY_TIMEOUT_MS: 5000,
+      POOL_MAX: 4,
+      LOG_LEVEL: 'log',
+    });
+  });
+
+  it('reads and converts every variable', () => {
+    const env = loadEnv({
+      DATABASE_URL: 'postgresql://u:p@db:5432/app',
+      HOST: '0.0.0.0',
+      PORT: '8080',
+      QUERY_TIMEOUT_MS: '2500',
+      POOL_MAX: '2',
+      LOG_LEVEL: 'debug',
+    });
+    expect({ ...env }).toEqual({
+      DATABASE_URL: 'postgresql://u:p@db:5432/app',
+      HOST: '0.0.0.0',
+      PORT: 8080,
+      QUERY_TIMEOUT_MS: 2500,
+      POOL_MAX: 2,
+      LOG_LEVEL: 'debug',
+    });
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadEnv({ PORT: '', DATABASE_URL: '' }).PORT).toBe(3000);
+  });
+
+  it.each([
+    ['PORT', 'abc', 'PORT must be an integer port from 0 to 65535'],
+    ['PORT', '70000', 'PORT must be an integer port from 0 to 65535'],
+    ['PORT', '80.5', 'PORT must be an integer port from 0 to 65535'],
+    ['QUERY_TIMEOUT_MS', '10', 'QUERY_TIMEOUT_MS must be an integer number of milliseconds from 100 to 600000'],
+    ['POOL_MAX', '0', 'POOL_MAX must be an integer from 1 to 50'],
+    ['LOG_LEVEL', 'loud', 'LOG_LEVEL must be one of fatal, error, warn, log, debug, verbose'],
+    ['DATABASE_URL', 'mysql://x', 'DATABASE_URL must be a postgres:// or postgresql:// connection URL'],
+    ['HOST', 'a b', 'HOST must be an address to listen on'],
+  ])('rejects %s=%s with one line naming it', (name, value, message) => {
+    let error: unknown;
+    try {
+      loadEnv({ [name]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(name);
+    expect((error as ConfigError).message).toContain(message);
+    expect((error as ConfigError).message).not.toContain('\n');
+  });
+});

@@ -1,0 +1,98 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const MAIN = path.join(__dirname, '..', 'dist', 'main.js');
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  baseUrl: string;
+  postgresPid: number;
+  dataDir: string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `npm start` without DATABASE_URL, as a user runs it (the compiled app; `npm test` builds first). */
+async function startService(env: Record<string, string> = {}): Promise<Started> {
+  if (!fs.existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run build` (npm test does)');
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: '0', ...env };
+  delete childEnv.DATABASE_URL;
+  const child = spawn(process.execPath, [MAIN], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const deadline = Date.now() + 60_000;
+  const readyLine = () => /Swagger UI at (http:\/\/[^/\s]+)\/docs/.exec(output);
+  while (!readyLine() && child.exitCode === null && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const ready = readyLine();
+  if (!ready) {
+    child.kill('SIGKILL');
+    throw new Error(`pgscope did not become ready:\n${output}`);
+  }
+  const embedded = /embedded PostgreSQL \d+ \(pid (\d+), data (\S+)\)/.exec(output);
+  if (!embedded) throw new Error(`no embedded server line in:\n${output}`);
+  return {
+    child,
+    output: () => output,
+    baseUrl: ready[1],
+    postgresPid: Number(embedded[1]),
+    dataDir: embedded[2],
+    exit,
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('npm start without DATABASE_URL', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'serves real data from an embedded server, and %s leaves no postgres process behind',
+    async (signal) => {
+      const service = await startService();
+      try {
+        expect(alive(service.postgresPid)).toBe(true);
+        const docs = await fetch(`${service.baseUrl}/docs`);
+        expect(docs.status).toBe(200);
+        expect(await docs.text()).toContain('swagger-ui');
+        const overview = await (await fetch(`${service.baseUrl}/api/db/monitoring/postgres`)).json();
+        expect(overview).toMatchObject({
+          currentDatabase: 'demo',
+          currentUser: 'pgscope',
+          capabilities: { pgMonitor: true, superuser: false, pgStatStatements: { installed: true, preloaded: true } },
+          meta: { warnings: [] },
+        });
+        expect(overview.databaseSizeBytes).toBeGreaterThan(1_000_000);
+      } finally {
+        service.child.kill(signal);
+      }
+      const { code } = await service.exit;
+      expect(code).toBe(0);
+      expect(alive(service.postgresPid)).toBe(false);
+      expect(fs.existsSync(service.dataDir)).toBe(false);
+    },
+  );
+
+  it('refuses a bad variable with exit code 1 and one line naming it', async () => {
+    const child = spawn(process.execPath, [MAIN], {
+      env: { ...process.env, PORT: 'eighty' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toBe('Invalid configuration: PORT must be an integer port from 0 to 65535\n');
+  });
+});

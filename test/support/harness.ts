@@ -1,0 +1,142 @@
+import 'reflect-metadata';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import postgres from 'postgres';
+import { createApp } from '../../src/app.setup';
+import { loadEnv } from '../../src/config/env';
+import { TEST_ENV } from './env';
+
+export const API = '/api/db/monitoring/postgres';
+const DEFAULT_EXTENSIONS = ['pg_stat_statements', 'pgstattuple', 'pg_buffercache'];
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the e2e specs through jest (global setup starts PostgreSQL)`);
+  return value;
+}
+
+export const serverMajor = (): number => Math.floor(Number(required(TEST_ENV.serverVersionNum)) / 10000);
+
+/** URL of `database` on the test server, as the superuser or as another role. */
+export function urlFor(database: string, user?: string, password?: string): string {
+  const url = new URL(required(TEST_ENV.adminUrl));
+  url.pathname = `/${database}`;
+  if (user) {
+    url.username = user;
+    url.password = password ?? '';
+  }
+  return url.toString();
+}
+
+export interface Session {
+  sql: postgres.Sql;
+  pid: number;
+  close(): Promise<void>;
+}
+
+/** One database per test file, dropped at the end; helpers to stage situations in it. */
+export class TestDatabase {
+  readonly monitorUrl: string;
+  readonly url: string;
+  /** Superuser connection to this database, for staging. */
+  readonly admin: postgres.Sql;
+  private readonly sessions: Session[] = [];
+
+  private constructor(readonly name: string) {
+    this.url = urlFor(name);
+    this.monitorUrl = urlFor(name, TEST_ENV.monitorRole, required(TEST_ENV.monitorPassword));
+    this.admin = postgres(this.url, { max: 2, onnotice: () => undefined });
+  }
+
+  static async create(options: { extensions?: string[] } = {}): Promise<TestDatabase> {
+    const file = path
+      .basename(expect.getState().testPath ?? 'test')
+      .replace(/\W.*$/, '')
+      .toLowerCase();
+    const name = `t_${file.slice(0, 30)}_${randomBytes(3).toString('hex')}`;
+    const server = postgres(urlFor('postgres'), { max: 1, onnotice: () => undefined });
+    await server.unsafe(`create database ${name}`);
+    await server.end();
+    const db = new TestDatabase(name);
+    for (const ext of options.extensions ?? DEFAULT_EXTENSIONS) await db.admin.unsafe(`create extension ${ext}`);
+    return db;
+  }
+
+  /** A dedicated connection (max 1, so begin/lock/idle-in-transaction stay on it) and its backend pid. */
+  async session(options: { applicationName?: string; user?: string; password?: string } = {}): Promise<Session> {
+    const sql = postgres(options.user ? urlFor(this.name, options.user, options.password) : this.url, {
+      max: 1,
+      onnotice: () => undefined,
+      connection: { application_name: options.applicationName ?? 'pgscope-test' },
+    });
+    const [{ pid }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    const session: Session = { sql, pid, close: () => sql.end({ timeout: 1 }) };
+    this.sessions.push(session);
+    return session;
+  }
+
+  async closeSessions(): Promise<void> {
+    await Promise.all(this.sessions.splice(0).map((s) => s.close().catch(() => undefined)));
+  }
+
+  async drop(): Promise<void> {
+    await this.closeSessions();
+    await this.admin.end({ timeout: 1 });
+    const server = postgres(urlFor('postgres'), { max: 1, onnotice: () => undefined });
+    await server.unsafe(`drop database if exists ${this.name} with (force)`);
+    await server.end();
+  }
+}
+
+export interface TestResponse<T = any> {
+  status: number;
+  headers: Record<string, string | string[] | number | undefined>;
+  body: T;
+}
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  get<T = any>(url: string, headers?: Record<string, string>): Promise<TestResponse<T>>;
+  close(): Promise<void>;
+}
+
+/** The real application (same setup as main.ts) over Fastify's inject: the full HTTP layer, no socket. */
+export async function createTestApp(databaseUrl: string, env: Record<string, string> = {}): Promise<TestApp> {
+  const app = await createApp(loadEnv({ DATABASE_URL: databaseUrl, ...env }));
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return {
+    app,
+    async get(url, headers = {}) {
+      const res = await app.inject({ method: 'GET', url, headers });
+      const type = String(res.headers['content-type'] ?? '');
+      return { status: res.statusCode, headers: res.headers, body: type.includes('json') ? res.json() : res.body };
+    },
+    close: () => app.close(),
+  };
+}
+
+/** Polls `check` until it returns a truthy value (or throws after `timeoutMs`). */
+export async function waitFor<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`waitFor timed out after ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+}
+
+/** Waits until `pid` is waiting on a heavyweight lock. */
+export function waitUntilLockWait(admin: postgres.Sql, pid: number): Promise<boolean> {
+  return waitFor(async () => {
+    const [row] = await admin`select wait_event_type = 'Lock' as waiting from pg_stat_activity where pid = ${pid}`;
+    return row?.waiting === true;
+  });
+}
