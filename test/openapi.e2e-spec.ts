@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { renderOpenApi } from '../src/openapi';
+import { createTestApp } from './support/harness';
 
 describe('openapi.json', () => {
   it('is what the code generates (run `npm run openapi` and commit the result)', async () => {
@@ -9,7 +10,6 @@ describe('openapi.json', () => {
   });
 
   it('is served at /docs-json as the same document', async () => {
-    const { createTestApp } = await import('./support/harness');
     const api = await createTestApp('postgres://x@127.0.0.1:1/none');
     try {
       const res = await api.get('/docs-json');

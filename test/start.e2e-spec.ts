@@ -66,7 +66,7 @@ describe('npm start without DATABASE_URL', () => {
         const docs = await fetch(`${service.baseUrl}/docs`);
         expect(docs.status).toBe(200);
         expect(await docs.text()).toContain('swagger-ui');
-        const overview = await (await fetch(`${service.baseUrl}/api/db/monitoring/postgres`)).json();
+        const overview: any = await (await fetch(`${service.baseUrl}/api/db/monitoring/postgres`)).json();
         expect(overview).toMatchObject({
           currentDatabase: 'demo',
           currentUser: 'pgscope',

@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
+import { ActivityController } from './activity/activity.controller';
+import { ActivityService } from './activity/activity.service';
 import { OverviewController } from './overview/overview.controller';
 import { OverviewService } from './overview/overview.service';
 
 /** One injectable service per metric family, each reading through DatabaseProvider. */
 @Module({
-  controllers: [OverviewController],
-  providers: [OverviewService],
+  controllers: [OverviewController, ActivityController],
+  providers: [OverviewService, ActivityService],
 })
 export class MonitoringModule {}

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { ConsoleLogger } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -103,7 +104,9 @@ export interface TestApp {
 
 /** The real application (same setup as main.ts) over Fastify's inject: the full HTTP layer, no socket. */
 export async function createTestApp(databaseUrl: string, env: Record<string, string> = {}): Promise<TestApp> {
-  const app = await createApp(loadEnv({ DATABASE_URL: databaseUrl, ...env }));
+  // TEST_LOG=1 shows the application's log (errors of failing requests) while debugging a spec.
+  const logger = process.env.TEST_LOG ? new ConsoleLogger('test-app') : false;
+  const app = await createApp(loadEnv({ DATABASE_URL: databaseUrl, ...env }), { logger });
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return {
@@ -111,7 +114,11 @@ export async function createTestApp(databaseUrl: string, env: Record<string, str
     async get(url, headers = {}) {
       const res = await app.inject({ method: 'GET', url, headers });
       const type = String(res.headers['content-type'] ?? '');
-      return { status: res.statusCode, headers: res.headers, body: type.includes('json') ? res.json() : res.body };
+      return {
+        status: res.statusCode,
+        headers: res.headers,
+        body: (type.includes('json') ? res.json() : res.body) as any,
+      };
     },
     close: () => app.close(),
   };

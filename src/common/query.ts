@@ -1,0 +1,70 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+
+/** 'true'/'false' (as a query string sends them) to booleans; anything else is left for IsBoolean to reject. */
+export const toBoolean = ({ value }: { value: unknown }): unknown =>
+  value === 'true' ? true : value === 'false' ? false : value;
+
+/** `a,b` and `x=a&x=b` both to ['a', 'b']. */
+export const toList = ({ value }: { value: unknown }): unknown =>
+  (Array.isArray(value) ? value : [value]).flatMap((v) => (typeof v === 'string' ? v.split(',') : [v]));
+
+/** An optional boolean query parameter (true|false). */
+export function BooleanParam(description: string, defaultValue?: boolean): PropertyDecorator {
+  return applyDecorators(
+    ApiPropertyOptional({ description, type: 'boolean', default: defaultValue }),
+    IsOptional(),
+    Transform(toBoolean),
+    IsBoolean({ message: 'must be true or false' }),
+  );
+}
+
+/** An optional integer query parameter within [min, max]. */
+export function IntParam(description: string, min: number, max: number, defaultValue?: number): PropertyDecorator {
+  return applyDecorators(
+    ApiPropertyOptional({ description, type: 'integer', minimum: min, maximum: max, default: defaultValue }),
+    IsOptional(),
+    Type(() => Number),
+    IsInt({ message: 'must be an integer' }),
+    Min(min, { message: `must not be less than ${min}` }),
+    Max(max, { message: `must not be greater than ${max}` }),
+  );
+}
+
+export const SORT_ORDERS = ['asc', 'desc'] as const;
+export type SortOrder = (typeof SORT_ORDERS)[number];
+
+/** `order`: asc | desc. */
+export function OrderParam(defaultValue: SortOrder): PropertyDecorator {
+  return applyDecorators(
+    ApiPropertyOptional({
+      description: 'Sort direction',
+      enum: SORT_ORDERS,
+      enumName: 'SortOrder',
+      default: defaultValue,
+    }),
+    IsOptional(),
+    IsIn(SORT_ORDERS, { message: 'must be asc or desc' }),
+  );
+}
+
+/** An enum parameter whose allowed values the error message lists. */
+export function EnumParam(
+  values: readonly string[],
+  enumName: string,
+  description: string,
+  defaultValue?: string,
+): PropertyDecorator {
+  return applyDecorators(
+    ApiPropertyOptional({ description, enum: values, enumName, default: defaultValue }),
+    IsOptional(),
+    IsIn(values, { message: `must be one of: ${values.join(', ')}` }),
+  );
+}
+
+/** Postgres LIKE pattern that matches `text` literally anywhere (its % _ and \ are escaped). */
+export function likeContains(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}

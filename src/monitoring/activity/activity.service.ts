@@ -1,0 +1,64 @@
+import { Injectable } from '@nestjs/common';
+import { buildMeta, pgMonitorWarning, WarningDto } from '../../common/meta.dto';
+import { DatabaseProvider } from '../../database/database.provider';
+import { ActivityQueryDto, ActivityResponseDto, SessionDto } from './activity.dto';
+import { ActivityFilters, SessionRow, sessionsQuery, summaryQuery } from './activity.sql';
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+@Injectable()
+export class ActivityService {
+  constructor(private readonly db: DatabaseProvider) {}
+
+  async getActivity(query: ActivityQueryDto): Promise<ActivityResponseDto> {
+    const started = performance.now();
+    const filters: ActivityFilters = {
+      states: query.state,
+      database: query.database,
+      user: query.user,
+      application: query.application,
+      minDurationMs: query.minDurationMs,
+      waiting: query.waiting,
+      blocked: query.blocked,
+      blocking: query.blocking,
+      backendType: query.backendType ?? 'client backend',
+      excludeSelf: query.excludeSelf ?? true,
+      orderBy: query.orderBy ?? 'queryDuration',
+      order: query.order ?? 'desc',
+      limit: query.limit ?? 100,
+    };
+    return this.db.read('activity', async ({ sql, info }) => {
+      const [summary] = await summaryQuery(sql, info.major);
+      const rows = await sessionsQuery(sql, info.major, filters);
+      const warnings: WarningDto[] = [];
+      if (summary.hiddenSessions > 0) {
+        warnings.push(
+          pgMonitorWarning(
+            info,
+            `${summary.hiddenSessions} session(s) of other roles are hidden: their query text, state, timings and ` +
+              'client address are null, and their lock waits are not shown.',
+          ),
+        );
+      }
+      const { hiddenSessions: _hidden, ...counts } = summary;
+      const usable = summary.maxConnections - summary.reservedConnections;
+      return {
+        meta: buildMeta(info, started, warnings),
+        summary: { ...counts, utilization: usable > 0 ? summary.totalConnections / usable : null },
+        sessions: rows.map(toSession),
+      };
+    });
+  }
+}
+
+function toSession({ hidden, ...row }: SessionRow): SessionDto {
+  return {
+    ...row,
+    backendStart: iso(row.backendStart),
+    transactionStart: iso(row.transactionStart),
+    queryStart: iso(row.queryStart),
+    stateChange: iso(row.stateChange),
+    query: hidden ? null : row.query,
+    queryTruncated: hidden ? false : row.queryTruncated,
+  };
+}
