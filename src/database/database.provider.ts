@@ -41,6 +41,13 @@ export interface ReadContext {
 }
 
 /**
+ * Every pgscope statement carries the marker comment `/* pgscope *\/` right after its first keyword
+ * (`select /* pgscope *\/ …`), so that it can recognise and leave out its own work: PostgreSQL 18's
+ * pg_stat_statements drops leading comments from the texts it stores, so a leading marker would be lost.
+ */
+export const SELF_MARKER = '/* pgscope */';
+
+/**
  * The one seam between pgscope and a PostgreSQL server. An instance per watched server, no module state:
  * a second target is a second instance.
  */

@@ -87,7 +87,7 @@ export class PostgresProvider extends DatabaseProvider {
   }
 
   async ping(): Promise<void> {
-    await this.transaction('ping', ({ sql }) => sql`/* pgscope */ select 1`);
+    await this.transaction('ping', ({ sql }) => sql`select /* pgscope */ 1`);
   }
 
   async close(): Promise<void> {
@@ -108,7 +108,7 @@ export class PostgresProvider extends DatabaseProvider {
           // Integers from configuration or code, never from a client.
           await tx
             .unsafe(
-              `/* pgscope */ set local statement_timeout = ${statementTimeout}; set local lock_timeout = ${lockTimeout}`,
+              `set /* pgscope */ local statement_timeout = ${statementTimeout}; set /* pgscope */ local lock_timeout = ${lockTimeout}`,
             )
             .simple();
         }

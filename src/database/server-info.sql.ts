@@ -18,8 +18,7 @@ export interface ServerInfoRow {
  */
 export function serverInfoQuery(sql: Tx) {
   return sql<ServerInfoRow[]>`
-    /* pgscope */
-    select current_setting('server_version_num')::int as "versionNum",
+    select /* pgscope */ current_setting('server_version_num')::int as "versionNum",
            version() as version,
            current_database() as "currentDatabase",
            current_user as "currentUser",

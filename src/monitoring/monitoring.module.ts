@@ -1,12 +1,14 @@
 import { Module } from '@nestjs/common';
 import { ActivityController } from './activity/activity.controller';
 import { ActivityService } from './activity/activity.service';
+import { StatementsController } from './statements/statements.controller';
+import { StatementsService } from './statements/statements.service';
 import { OverviewController } from './overview/overview.controller';
 import { OverviewService } from './overview/overview.service';
 
 /** One injectable service per metric family, each reading through DatabaseProvider. */
 @Module({
-  controllers: [OverviewController, ActivityController],
-  providers: [OverviewService, ActivityService],
+  controllers: [OverviewController, ActivityController, StatementsController],
+  providers: [OverviewService, ActivityService, StatementsService],
 })
 export class MonitoringModule {}

@@ -74,7 +74,7 @@ export interface SummaryRow {
 function activityCte(sql: Tx, major: number) {
   const queryId = forVersions(major, { 13: sql`null::text`, 14: sql`a.query_id::text` });
   return sql`
-    with recursive act as materialized (
+    with recursive /* pgscope */ act as materialized (
       select a.pid, a.leader_pid, a.datname, a.usename, a.usesysid, a.application_name,
              host(a.client_addr) as client_addr, nullif(a.client_port, -1) as client_port,
              a.backend_type, a.state, a.wait_event_type, a.wait_event,
@@ -119,7 +119,6 @@ export function sessionsQuery(sql: Tx, major: number, f: ActivityFilters) {
         ? sql`and is_client`
         : sql`and backend_type = ${f.backendType}`;
   return sql<SessionRow[]>`
-    /* pgscope */
     ${activityCte(sql, major)},
     page as (
       select s.*,
@@ -166,7 +165,6 @@ export function sessionsQuery(sql: Tx, major: number, f: ActivityFilters) {
 /** Over every session of the server, whatever the filters. */
 export function summaryQuery(sql: Tx, major: number) {
   return sql<SummaryRow[]>`
-    /* pgscope */
     ${activityCte(sql, major)}
     select count(*) filter (where is_client)::int as "totalConnections",
            current_setting('max_connections')::int as "maxConnections",

@@ -15,8 +15,7 @@ export interface OverviewRow {
 export function overviewQuery(sql: Tx) {
   // compute_query_id exists from 14: current_setting(..., true) gives NULL before.
   return sql<OverviewRow[]>`
-    /* pgscope */
-    select current_setting('server_version') as version,
+    select /* pgscope */ current_setting('server_version') as version,
            pg_postmaster_start_time() as "startedAt",
            extract(epoch from clock_timestamp() - pg_postmaster_start_time())::float8 as "uptimeSeconds",
            case when has_database_privilege(current_database(), 'CONNECT')
