@@ -3,12 +3,14 @@ import { ActivityController } from './activity/activity.controller';
 import { ActivityService } from './activity/activity.service';
 import { StatementsController } from './statements/statements.controller';
 import { StatementsService } from './statements/statements.service';
+import { IndexesController } from './indexes/indexes.controller';
+import { IndexesService } from './indexes/indexes.service';
 import { OverviewController } from './overview/overview.controller';
 import { OverviewService } from './overview/overview.service';
 
 /** One injectable service per metric family, each reading through DatabaseProvider. */
 @Module({
-  controllers: [OverviewController, ActivityController, StatementsController],
-  providers: [OverviewService, ActivityService, StatementsService],
+  controllers: [OverviewController, ActivityController, StatementsController, IndexesController],
+  providers: [OverviewService, ActivityService, StatementsService, IndexesService],
 })
 export class MonitoringModule {}

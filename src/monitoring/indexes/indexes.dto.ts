@@ -1,0 +1,284 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsOptional, IsString, Matches } from 'class-validator';
+import { MetaDto } from '../../common/meta.dto';
+import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder } from '../../common/query';
+import { BloatDto } from '../bloat/bloat.dto';
+import { INDEXES_ORDER_BY, IndexesOrderBy } from './indexes.sql';
+
+export class IndexesQueryDto {
+  @ApiPropertyOptional({ description: 'Only this schema (exact name)', example: 'public' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^.{1,128}$/su, { message: 'must be 1 to 128 characters' })
+  schema?: string;
+
+  @ApiPropertyOptional({ description: 'Only this table (exact name) and its indexes', example: 'orders' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^.{1,128}$/su, { message: 'must be 1 to 128 characters' })
+  table?: string;
+
+  @BooleanParam('true: only unused indexes (0 scans since the statistics reset, backing no constraint)')
+  unused?: boolean;
+
+  @BooleanParam('true: only invalid indexes (a failed CREATE INDEX CONCURRENTLY)')
+  invalid?: boolean;
+
+  @BooleanParam('true: only indexes that duplicate another (duplicateOf is set)')
+  duplicate?: boolean;
+
+  @EnumParam(
+    INDEXES_ORDER_BY,
+    'IndexesOrderBy',
+    'Sort key for both lists: size (bytes), scans, name, or bloat (reclaimable bytes)',
+    'size',
+  )
+  orderBy?: IndexesOrderBy;
+
+  @OrderParam('desc')
+  order?: SortOrder;
+
+  @IntParam('Maximum rows in each of the two lists', 1, 1000, 100)
+  limit?: number;
+}
+
+export class IndexesSummaryDto {
+  @ApiProperty({ type: 'integer', description: 'User indexes in scope (schema/table filters apply)' })
+  indexes!: number;
+
+  @ApiProperty({ type: 'integer', description: 'Of which unused' })
+  unusedIndexes!: number;
+
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'Bytes the unused indexes occupy' })
+  unusedIndexBytes!: number;
+
+  @ApiProperty({ type: 'integer', description: 'Indexes that duplicate another (one of each pair can go)' })
+  duplicateIndexes!: number;
+
+  @ApiProperty({ type: 'integer', description: 'Invalid indexes (maintained on writes, never used)' })
+  invalidIndexes!: number;
+
+  @ApiProperty({
+    type: 'integer',
+    format: 'int64',
+    description: 'Bytes of all indexes in scope (locked ones not counted)',
+  })
+  totalIndexBytes!: number;
+}
+
+export class IndexDto {
+  @ApiProperty({ example: 'public' })
+  schema!: string;
+
+  @ApiProperty({ example: 'orders' })
+  table!: string;
+
+  @ApiProperty({ example: 'orders_customer_idx' })
+  index!: string;
+
+  @ApiProperty({ description: 'Access method (pg_am.amname)', example: 'btree' })
+  indexType!: string;
+
+  @ApiProperty({
+    type: 'string',
+    nullable: true,
+    description: 'pg_get_indexdef(); null while the index or its table is under an ACCESS EXCLUSIVE lock',
+    example: 'CREATE INDEX orders_customer_idx ON public.orders USING btree (customer_id)',
+  })
+  definition!: string | null;
+
+  @ApiProperty({
+    type: 'integer',
+    format: 'int64',
+    nullable: true,
+    description:
+      'pg_relation_size(); null when the index or its table is under an ACCESS EXCLUSIVE lock (see meta.warnings)',
+  })
+  sizeBytes!: number | null;
+
+  @ApiProperty({
+    type: 'integer',
+    format: 'int64',
+    description: 'idx_scan since the statistics reset (on this server only: standbys count their own)',
+  })
+  scans!: number;
+
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'idx_tup_read' })
+  tuplesRead!: number;
+
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'idx_tup_fetch' })
+  tuplesFetched!: number;
+
+  @ApiProperty({
+    type: 'string',
+    format: 'date-time',
+    nullable: true,
+    description: 'last_idx_scan (PostgreSQL 16+; null before, or never scanned)',
+  })
+  lastScan!: string | null;
+
+  @ApiProperty({ description: 'indisunique' })
+  isUnique!: boolean;
+
+  @ApiProperty({ description: 'indisprimary' })
+  isPrimary!: boolean;
+
+  @ApiProperty({ description: 'Backs a primary key, unique or exclusion constraint (pg_constraint.conindid)' })
+  isConstraint!: boolean;
+
+  @ApiProperty({ description: 'Has a WHERE predicate' })
+  isPartial!: boolean;
+
+  @ApiProperty({ description: 'indisvalid: false after a failed CREATE INDEX CONCURRENTLY' })
+  isValid!: boolean;
+
+  @ApiProperty({
+    description:
+      'scans = 0 since the statistics reset, and neither unique nor backing a constraint. Weigh it against statsAgeSeconds, and check standbys.',
+  })
+  unused!: boolean;
+
+  @ApiProperty({
+    type: 'string',
+    nullable: true,
+    description:
+      'Another index on the same table with the same method, key columns, expressions, predicate, operator classes, collations and options: this one can go (a primary key is never the one)',
+  })
+  duplicateOf!: string | null;
+
+  @ApiProperty({
+    type: 'string',
+    nullable: true,
+    description:
+      'A btree index whose leading key columns are this btree index’s: it serves the same lookups (not for unique, constraint, expression or INCLUDE indexes)',
+  })
+  redundantWith!: string | null;
+
+  @ApiProperty({
+    type: BloatDto,
+    nullable: true,
+    description: 'Reclaimable space; null for kinds pgscope cannot judge (see reasons)',
+  })
+  bloat!: BloatDto | null;
+}
+
+export class TableDto {
+  @ApiProperty({ example: 'public' })
+  schema!: string;
+
+  @ApiProperty({ example: 'orders' })
+  table!: string;
+
+  @ApiProperty({ enum: ['table', 'partitioned', 'materialized view'], enumName: 'TableKind' })
+  kind!: string;
+
+  @ApiProperty({ type: 'string', nullable: true, description: 'For a partition, its parent table' })
+  partitionOf!: string | null;
+
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    description: 'For a partitioned table, its leaf partitions (whose sums it shows); else null',
+  })
+  partitions!: number | null;
+
+  @ApiProperty({
+    type: 'integer',
+    format: 'int64',
+    nullable: true,
+    description: 'Heap size, bytes (pg_relation_size); null when locked',
+  })
+  sizeBytes!: number | null;
+
+  @ApiProperty({
+    type: 'integer',
+    format: 'int64',
+    nullable: true,
+    description: 'Heap + indexes + TOAST, bytes (pg_total_relation_size); null when locked',
+  })
+  totalSizeBytes!: number | null;
+
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'n_live_tup' })
+  liveTuples!: number;
+
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'n_dead_tup' })
+  deadTuples!: number;
+
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'seq_scan' })
+  seqScans!: number;
+
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'seq_tup_read' })
+  seqTuplesRead!: number;
+
+  @ApiProperty({
+    type: 'integer',
+    format: 'int64',
+    nullable: true,
+    description: 'idx_scan: scans of all its indexes; null when it has none',
+  })
+  indexScans!: number | null;
+
+  @ApiProperty({
+    type: 'number',
+    nullable: true,
+    description: 'indexScans / (seqScans + indexScans), 0..1; null with no scans',
+  })
+  indexScanRatio!: number | null;
+
+  @ApiProperty({ type: 'string', format: 'date-time', nullable: true, description: 'last_seq_scan (PostgreSQL 16+)' })
+  lastSeqScan!: string | null;
+
+  @ApiProperty({ type: 'string', format: 'date-time', nullable: true, description: 'last_idx_scan (PostgreSQL 16+)' })
+  lastIndexScan!: string | null;
+
+  @ApiProperty({ type: 'string', format: 'date-time', nullable: true })
+  lastVacuum!: string | null;
+
+  @ApiProperty({ type: 'string', format: 'date-time', nullable: true })
+  lastAutovacuum!: string | null;
+
+  @ApiProperty({ type: 'string', format: 'date-time', nullable: true })
+  lastAnalyze!: string | null;
+
+  @ApiProperty({ type: 'string', format: 'date-time', nullable: true })
+  lastAutoanalyze!: string | null;
+
+  @ApiProperty({
+    description:
+      'At least 10,000 rows, more than half of its scans sequential, and at least 1,000 rows read per sequential scan: a missing index is likely',
+  })
+  needsIndex!: boolean;
+
+  @ApiProperty({ type: BloatDto, nullable: true })
+  bloat!: BloatDto | null;
+}
+
+export class IndexesResponseDto {
+  @ApiProperty({ type: MetaDto })
+  meta!: MetaDto;
+
+  @ApiProperty({
+    type: 'string',
+    format: 'date-time',
+    nullable: true,
+    description:
+      'pg_stat_database.stats_reset of this database: usage counts cover the time since; null if never reset',
+  })
+  statsReset!: string | null;
+
+  @ApiProperty({
+    type: 'number',
+    nullable: true,
+    description: 'Seconds since statsReset. An index unused for two hours proves little; null if never reset',
+  })
+  statsAgeSeconds!: number | null;
+
+  @ApiProperty({ type: IndexesSummaryDto })
+  summary!: IndexesSummaryDto;
+
+  @ApiProperty({ type: [IndexDto] })
+  indexes!: IndexDto[];
+
+  @ApiProperty({ type: [TableDto] })
+  tables!: TableDto[];
+}
