@@ -8,6 +8,9 @@ describe('loadEnv', () => {
       QUERY_TIMEOUT_MS: 5000,
       POOL_MAX: 4,
       LOG_LEVEL: 'log',
+      HIT_RATIO_GOOD: 0.99,
+      HIT_RATIO_WARNING: 0.95,
+      HIT_RATIO_MIN_BLOCKS: 1000,
     });
   });
 
@@ -19,8 +22,14 @@ describe('loadEnv', () => {
       QUERY_TIMEOUT_MS: '2500',
       POOL_MAX: '2',
       LOG_LEVEL: 'debug',
+      HIT_RATIO_GOOD: '0.98',
+      HIT_RATIO_WARNING: '0.9',
+      HIT_RATIO_MIN_BLOCKS: '50',
     });
     expect({ ...env }).toEqual({
+      HIT_RATIO_GOOD: 0.98,
+      HIT_RATIO_WARNING: 0.9,
+      HIT_RATIO_MIN_BLOCKS: 50,
       DATABASE_URL: 'postgresql://u:p@db:5432/app',
       HOST: '0.0.0.0',
       PORT: 8080,
@@ -43,6 +52,9 @@ describe('loadEnv', () => {
     ['LOG_LEVEL', 'loud', 'LOG_LEVEL must be one of fatal, error, warn, log, debug, verbose'],
     ['DATABASE_URL', 'mysql://x', 'DATABASE_URL must be a postgres:// or postgresql:// connection URL'],
     ['HOST', 'a b', 'HOST must be an address to listen on'],
+    ['HIT_RATIO_GOOD', '1.5', 'HIT_RATIO_GOOD must be a number from 0 to 1'],
+    ['HIT_RATIO_WARNING', '0.999', 'HIT_RATIO_WARNING must be a number from 0 to 1, not above HIT_RATIO_GOOD'],
+    ['HIT_RATIO_MIN_BLOCKS', '-3', 'HIT_RATIO_MIN_BLOCKS must be a non-negative integer'],
   ])('rejects %s=%s with one line naming it', (name, value, message) => {
     let error: unknown;
     try {

@@ -1,8 +1,11 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import { IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const toNumber = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
 
 const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -41,6 +44,26 @@ export class Env {
 
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: LogLevel = 'log';
+
+  /** A hit ratio at or above this is `good` (/cache). */
+  @Transform(toNumber)
+  @IsNumber()
+  @Min(0)
+  @Max(1)
+  HIT_RATIO_GOOD = 0.99;
+
+  /** A hit ratio at or above this (and below HIT_RATIO_GOOD) is `warning`; below it, `critical`. */
+  @Transform(toNumber)
+  @IsNumber()
+  @Min(0)
+  @Max(1)
+  HIT_RATIO_WARNING = 0.95;
+
+  /** Below this many blocks (hit + read) a ratio gets no status: too little traffic to judge. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  HIT_RATIO_MIN_BLOCKS = 1000;
 }
 
 const EXPECTS: Record<keyof Env, string> = {
@@ -50,6 +73,9 @@ const EXPECTS: Record<keyof Env, string> = {
   QUERY_TIMEOUT_MS: 'an integer number of milliseconds from 100 to 600000',
   POOL_MAX: 'an integer from 1 to 50 (connections to PostgreSQL)',
   LOG_LEVEL: `one of ${LOG_LEVELS.join(', ')}`,
+  HIT_RATIO_GOOD: 'a number from 0 to 1',
+  HIT_RATIO_WARNING: 'a number from 0 to 1, not above HIT_RATIO_GOOD',
+  HIT_RATIO_MIN_BLOCKS: 'a non-negative integer',
 };
 
 export class ConfigError extends Error {
@@ -75,5 +101,6 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     const variable = errors[0].property as keyof Env;
     throw new ConfigError(variable, EXPECTS[variable]);
   }
+  if (env.HIT_RATIO_WARNING > env.HIT_RATIO_GOOD) throw new ConfigError('HIT_RATIO_WARNING', EXPECTS.HIT_RATIO_WARNING);
   return env;
 }

@@ -34,10 +34,11 @@ export interface ReadContext {
   sql: Tx;
   info: ServerInfo;
   /**
-   * Runs `fn` behind a savepoint: when it fails with one of `sqlstates` (a missing privilege, a lock
-   * timeout), the transaction goes on and `fallback(error)` supplies the value instead.
+   * Runs `fn` behind a savepoint, with the savepoint's own tag (queries must go through it): when it fails with
+   * one of `sqlstates` (a missing privilege, a lock timeout), the transaction goes on and `fallback(sqlstate)`
+   * supplies the value instead.
    */
-  optional<T>(fn: () => Promise<T>, sqlstates: readonly string[], fallback: (sqlstate: string) => T): Promise<T>;
+  optional<T>(fn: (sql: Tx) => Promise<T>, sqlstates: readonly string[], fallback: (sqlstate: string) => T): Promise<T>;
 }
 
 /**

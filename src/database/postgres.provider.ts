@@ -114,7 +114,7 @@ export class PostgresProvider extends DatabaseProvider {
         }
         const optional: ReadContext['optional'] = async (part, sqlstates, fallback) => {
           try {
-            return (await tx.savepoint(() => part())) as Awaited<ReturnType<typeof part>>;
+            return (await tx.savepoint((sp) => part(sp))) as Awaited<ReturnType<typeof part>>;
           } catch (err) {
             const code = (err as PgLikeError).code;
             if (typeof code === 'string' && sqlstates.includes(code)) return fallback(code);

@@ -5,12 +5,14 @@ import { StatementsController } from './statements/statements.controller';
 import { StatementsService } from './statements/statements.service';
 import { IndexesController } from './indexes/indexes.controller';
 import { IndexesService } from './indexes/indexes.service';
+import { CacheController } from './cache/cache.controller';
+import { CacheService } from './cache/cache.service';
 import { OverviewController } from './overview/overview.controller';
 import { OverviewService } from './overview/overview.service';
 
 /** One injectable service per metric family, each reading through DatabaseProvider. */
 @Module({
-  controllers: [OverviewController, ActivityController, StatementsController, IndexesController],
-  providers: [OverviewService, ActivityService, StatementsService, IndexesService],
+  controllers: [OverviewController, ActivityController, StatementsController, IndexesController, CacheController],
+  providers: [OverviewService, ActivityService, StatementsService, IndexesService, CacheService],
 })
 export class MonitoringModule {}

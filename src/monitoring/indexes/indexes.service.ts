@@ -1,24 +1,21 @@
 import { Injectable } from '@nestjs/common';
-import { buildMeta, warning, WarningDto } from '../../common/meta.dto';
-import { DatabaseProvider, ReadContext } from '../../database/database.provider';
+import { buildMeta, WarningDto } from '../../common/meta.dto';
+import { DatabaseProvider } from '../../database/database.provider';
 import { IndexDto, IndexesQueryDto, IndexesResponseDto, TableDto } from './indexes.dto';
+import { avoidingLocks, lockedWarning, SIZE_LOCK_TIMEOUT_MS } from '../shared/locks';
+import { statsResetQuery } from '../shared/relations.sql';
 import {
   IndexFilters,
   indexesQuery,
   indexSummaryQuery,
-  LockedRelation,
-  lockedRelationsQuery,
   NEEDS_INDEX_MIN_ROWS,
   NEEDS_INDEX_MIN_ROWS_PER_SEQ_SCAN,
   NEEDS_INDEX_MIN_SEQ_SHARE,
-  statsResetQuery,
   TableRow,
   tablesQuery,
 } from './indexes.sql';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
-/** Size functions give up this fast on a lock taken after pgscope looked at pg_locks (then it looks again). */
-const SIZE_LOCK_TIMEOUT_MS = 200;
 
 @Injectable()
 export class IndexesService {
@@ -41,26 +38,17 @@ export class IndexesService {
       async (ctx) => {
         const { sql, info } = ctx;
         const [stats] = await statsResetQuery(sql);
-        const { value, locked } = await this.avoidingLocks(ctx, async (oids) => ({
-          summary: (await indexSummaryQuery(sql, info.major, filters, oids))[0],
-          indexes: await indexesQuery(sql, info.major, filters, oids),
-          tables: await tablesQuery(sql, info.major, filters, oids),
+        const { value, locked } = await avoidingLocks(ctx, async (oids, sp) => ({
+          summary: (await indexSummaryQuery(sp, info.major, filters, oids))[0],
+          indexes: await indexesQuery(sp, info.major, filters, oids),
+          tables: await tablesQuery(sp, info.major, filters, oids),
         }));
         const warnings: WarningDto[] = [];
-        const skipped = new Set([
+        const skipped = [
           ...value.indexes.filter((i) => i.locked).map((i) => `${i.schema}.${i.index}`),
           ...value.tables.filter((t) => t.locked).map((t) => `${t.schema}.${t.table}`),
-        ]);
-        if (skipped.size > 0) {
-          warnings.push(
-            warning(
-              'RELATION_LOCKED',
-              `Sizes skipped for relations under an ACCESS EXCLUSIVE lock (a migration, VACUUM FULL, REINDEX…): ` +
-                `${[...skipped].join(', ')}. Locked now: ${locked.map((l) => `${l.schema}.${l.name}`).join(', ')}.`,
-              'Their other figures are shown; sizes come back once the lock is released.',
-            ),
-          );
-        }
+        ];
+        if (skipped.length > 0) warnings.push(lockedWarning(skipped, locked));
         return {
           meta: buildMeta(info, started, warnings),
           statsReset: iso(stats.statsReset),
@@ -76,25 +64,6 @@ export class IndexesService {
       },
       { lockTimeoutMs: SIZE_LOCK_TIMEOUT_MS },
     );
-  }
-
-  /**
-   * Runs `collect` with the relations under ACCESS EXCLUSIVE locks; if one was locked in between (lock_timeout),
-   * reads the locks again and retries once, so a migration never makes the page wait.
-   */
-  private async avoidingLocks<T>(
-    ctx: ReadContext,
-    collect: (locked: number[]) => Promise<T>,
-  ): Promise<{ value: T; locked: LockedRelation[] }> {
-    for (let attempt = 0; ; attempt++) {
-      const locked = await lockedRelationsQuery(ctx.sql);
-      const value = await ctx.optional(
-        () => collect(locked.map((l) => l.oid)),
-        attempt === 0 ? ['55P03'] : [],
-        () => undefined,
-      );
-      if (value !== undefined) return { value, locked };
-    }
   }
 }
 

@@ -2,6 +2,7 @@ import type postgres from 'postgres';
 import { SortOrder } from '../../common/query';
 import { Tx } from '../../database/database.provider';
 import { forVersions } from '../../database/pg-version';
+import { lockedSet, relationFilter, userNamespace } from '../shared/relations.sql';
 
 export const INDEXES_ORDER_BY = ['size', 'scans', 'name', 'bloat'] as const;
 export type IndexesOrderBy = (typeof INDEXES_ORDER_BY)[number];
@@ -26,38 +27,6 @@ export interface IndexFilters extends RelationFilters {
   invalid?: boolean;
   duplicate?: boolean;
 }
-
-export interface LockedRelation {
-  oid: number;
-  schema: string;
-  name: string;
-}
-
-/**
- * Relations with an ACCESS EXCLUSIVE lock held or requested in this database. Anything that opens them (size
- * functions, pg_get_indexdef does not) would queue behind it, so their sizes are skipped.
- */
-export function lockedRelationsQuery(sql: Tx) {
-  return sql<LockedRelation[]>`
-    select /* pgscope */ distinct l.relation::int8 as oid, n.nspname as schema, c.relname as name
-      from pg_catalog.pg_locks l
-      join pg_catalog.pg_class c on c.oid = l.relation
-      join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-     where l.locktype = 'relation' and l.mode = 'AccessExclusiveLock'
-       and l.database = (select oid from pg_catalog.pg_database where datname = current_database())
-     order by 2, 3`;
-}
-
-const lockedSet = (sql: Tx, locked: number[]) =>
-  sql`(select (x #>> '{}')::oid from jsonb_array_elements(${sql.json(locked as never)}) x)`;
-
-/** User schemas only: never the catalogs, TOAST or other sessions' temporary schemas. */
-const userNamespace = (sql: Tx) => sql`
-  n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_toast' and n.nspname !~ '^pg_temp_'`;
-
-const relationFilter = (sql: Tx, f: RelationFilters, tableAlias: postgres.Fragment) => sql`
-  ${f.schema !== undefined ? sql`and n.nspname = ${f.schema}` : sql``}
-  ${f.table !== undefined ? sql`and ${tableAlias}.relname = ${f.table}` : sql``}`;
 
 export interface IndexRow {
   oid: number;
@@ -378,10 +347,3 @@ function tableSizes(sql: Tx, alias: postgres.Fragment = sql`s`) {
 const relationFilterRel = (sql: Tx, f: RelationFilters) => sql`
   ${f.schema !== undefined ? sql`and r.schema = ${f.schema}` : sql``}
   ${f.table !== undefined ? sql`and r."table" = ${f.table}` : sql``}`;
-
-export function statsResetQuery(sql: Tx) {
-  return sql<{ statsReset: Date | null; statsAgeSeconds: number | null }[]>`
-    select /* pgscope */ stats_reset as "statsReset",
-           extract(epoch from statement_timestamp() - stats_reset)::float8 as "statsAgeSeconds"
-      from pg_catalog.pg_stat_database where datname = current_database()`;
-}

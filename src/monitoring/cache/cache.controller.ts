@@ -1,0 +1,29 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '../../common/api-docs';
+import { API_BASE } from '../api-base';
+import { CacheQueryDto, CacheResponseDto } from './cache.dto';
+import { CacheService } from './cache.service';
+
+@ApiTags('cache')
+@Controller(API_BASE)
+export class CacheController {
+  constructor(private readonly cache: CacheService) {}
+
+  @Get('cache')
+  @ApiOperation({
+    operationId: 'getCache',
+    summary: 'Cache hit rates: database, cluster, tables, indexes, and what is in shared buffers',
+    description:
+      'Every ratio is hit / (hit + read), 0..1, null without traffic, cumulative since `statsReset`. A "read" is a ' +
+      'block PostgreSQL did not find in shared buffers: it may still have come from the operating system’s page ' +
+      'cache, which these counters cannot see. Below about 0.99 for an OLTP database, the working set does not ' +
+      'fit in shared_buffers. `status` judges a ratio only with at least HIT_RATIO_MIN_BLOCKS blocks of traffic. ' +
+      '`buffers` reads pg_buffercache (every buffer header: its cost grows with shared_buffers).',
+  })
+  @ApiOkResponse({ type: CacheResponseDto })
+  @ApiProblems(400, 503, 504)
+  get(@Query() query: CacheQueryDto): Promise<CacheResponseDto> {
+    return this.cache.getCache(query);
+  }
+}

@@ -1,0 +1,292 @@
+import { ApiProperty, ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
+import { IsOptional, IsString, Matches } from 'class-validator';
+import { MetaDto } from '../../common/meta.dto';
+import { EnumParam, IntParam, OrderParam, SortOrder } from '../../common/query';
+import { CACHE_ORDER_BY, CacheOrderBy } from './cache.sql';
+
+export const RATIO_STATUS = ['good', 'warning', 'critical'] as const;
+export type RatioStatus = (typeof RATIO_STATUS)[number];
+
+export class CacheQueryDto {
+  @ApiPropertyOptional({ description: 'Only this schema (exact name)', example: 'public' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^.{1,128}$/su, { message: 'must be 1 to 128 characters' })
+  schema?: string;
+
+  @ApiPropertyOptional({ description: 'Only this table (exact name) and its indexes', example: 'orders' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^.{1,128}$/su, { message: 'must be 1 to 128 characters' })
+  table?: string;
+
+  @EnumParam(
+    CACHE_ORDER_BY,
+    'CacheOrderBy',
+    'Sort key of perTable and perIndex: hitRatio (heap for tables), reads (blocks read), size (bytes), name',
+    'reads',
+  )
+  orderBy?: CacheOrderBy;
+
+  @OrderParam('desc')
+  order?: SortOrder;
+
+  @IntParam('Maximum rows in perTable, perIndex and buffers.relations', 1, 1000, 50)
+  limit?: number;
+
+  @IntParam(
+    'Only relations with at least this many blocks read (all of a table’s reads, for perTable)',
+    0,
+    Number.MAX_SAFE_INTEGER,
+  )
+  minReads?: number;
+}
+
+const ratioProp = (what: string): ApiPropertyOptions => ({
+  type: 'number',
+  nullable: true,
+  description: `${what}: hit / (hit + read), 0..1; null when hit + read is 0`,
+});
+const statusProp = (what: string): ApiPropertyOptions => ({
+  type: 'string',
+  nullable: true,
+  enum: RATIO_STATUS,
+  enumName: 'RatioStatus',
+  description: `${what}: good (≥ HIT_RATIO_GOOD, default 0.99), warning (≥ HIT_RATIO_WARNING, default 0.95) or critical; null below HIT_RATIO_MIN_BLOCKS (default 1000) blocks of traffic`,
+});
+const blocksProp = (column: string): ApiPropertyOptions => ({ type: 'integer', format: 'int64', description: column });
+const nullableBlocksProp = (column: string, when: string): ApiPropertyOptions => ({
+  type: 'integer',
+  format: 'int64',
+  nullable: true,
+  description: `${column}; null when the table has no ${when}`,
+});
+
+export class DatabaseCacheDto {
+  @ApiProperty({ description: 'current_database()' })
+  name!: string;
+
+  @ApiProperty(blocksProp('pg_stat_database.blks_hit'))
+  blksHit!: number;
+
+  @ApiProperty(blocksProp('pg_stat_database.blks_read'))
+  blksRead!: number;
+
+  @ApiProperty(ratioProp('Database'))
+  hitRatio!: number | null;
+
+  @ApiProperty(statusProp('Database'))
+  status!: RatioStatus | null;
+}
+
+export class ClusterCacheDto {
+  @ApiProperty(blocksProp('Sum of blks_hit over all databases'))
+  blksHit!: number;
+
+  @ApiProperty(blocksProp('Sum of blks_read over all databases'))
+  blksRead!: number;
+
+  @ApiProperty(ratioProp('Cluster'))
+  hitRatio!: number | null;
+
+  @ApiProperty(statusProp('Cluster'))
+  status!: RatioStatus | null;
+}
+
+export class TablesCacheDto {
+  @ApiProperty(ratioProp('Heap of all user tables'))
+  heapHitRatio!: number | null;
+
+  @ApiProperty(statusProp('Heap'))
+  heapStatus!: RatioStatus | null;
+
+  @ApiProperty(ratioProp('Their indexes'))
+  indexHitRatio!: number | null;
+
+  @ApiProperty(statusProp('Indexes'))
+  indexStatus!: RatioStatus | null;
+
+  @ApiProperty(ratioProp('Their TOAST tables'))
+  toastHitRatio!: number | null;
+
+  @ApiProperty(statusProp('TOAST'))
+  toastStatus!: RatioStatus | null;
+
+  @ApiProperty(ratioProp('Their TOAST indexes'))
+  toastIndexHitRatio!: number | null;
+
+  @ApiProperty(statusProp('TOAST indexes'))
+  toastIndexStatus!: RatioStatus | null;
+
+  @ApiProperty(blocksProp('Sum of heap_blks_hit'))
+  heapBlksHit!: number;
+
+  @ApiProperty(blocksProp('Sum of heap_blks_read'))
+  heapBlksRead!: number;
+
+  @ApiProperty(blocksProp('Sum of idx_blks_hit'))
+  idxBlksHit!: number;
+
+  @ApiProperty(blocksProp('Sum of idx_blks_read'))
+  idxBlksRead!: number;
+
+  @ApiProperty(blocksProp('Sum of toast_blks_hit'))
+  toastBlksHit!: number;
+
+  @ApiProperty(blocksProp('Sum of toast_blks_read'))
+  toastBlksRead!: number;
+}
+
+export class TableCacheDto {
+  @ApiProperty()
+  schema!: string;
+
+  @ApiProperty()
+  table!: string;
+
+  @ApiProperty(blocksProp('heap_blks_hit'))
+  heapBlksHit!: number;
+
+  @ApiProperty(blocksProp('heap_blks_read'))
+  heapBlksRead!: number;
+
+  @ApiProperty(ratioProp('Heap'))
+  heapHitRatio!: number | null;
+
+  @ApiProperty(statusProp('Heap'))
+  heapStatus!: RatioStatus | null;
+
+  @ApiProperty(nullableBlocksProp('idx_blks_hit (all its indexes)', 'index'))
+  idxBlksHit!: number | null;
+
+  @ApiProperty(nullableBlocksProp('idx_blks_read', 'index'))
+  idxBlksRead!: number | null;
+
+  @ApiProperty(ratioProp('Its indexes'))
+  idxHitRatio!: number | null;
+
+  @ApiProperty(statusProp('Indexes'))
+  idxStatus!: RatioStatus | null;
+
+  @ApiProperty(nullableBlocksProp('toast_blks_hit', 'TOAST table'))
+  toastBlksHit!: number | null;
+
+  @ApiProperty(nullableBlocksProp('toast_blks_read', 'TOAST table'))
+  toastBlksRead!: number | null;
+
+  @ApiProperty(ratioProp('TOAST'))
+  toastHitRatio!: number | null;
+
+  @ApiProperty(statusProp('TOAST'))
+  toastStatus!: RatioStatus | null;
+
+  @ApiProperty({
+    type: 'integer',
+    format: 'int64',
+    nullable: true,
+    description: 'pg_total_relation_size (heap + indexes + TOAST); null while under an ACCESS EXCLUSIVE lock',
+  })
+  sizeBytes!: number | null;
+}
+
+export class IndexCacheDto {
+  @ApiProperty()
+  schema!: string;
+
+  @ApiProperty()
+  table!: string;
+
+  @ApiProperty()
+  index!: string;
+
+  @ApiProperty(blocksProp('idx_blks_hit'))
+  idxBlksHit!: number;
+
+  @ApiProperty(blocksProp('idx_blks_read'))
+  idxBlksRead!: number;
+
+  @ApiProperty(ratioProp('Index'))
+  hitRatio!: number | null;
+
+  @ApiProperty(statusProp('Index'))
+  status!: RatioStatus | null;
+
+  @ApiProperty({
+    type: 'integer',
+    format: 'int64',
+    nullable: true,
+    description: 'pg_relation_size; null while under an ACCESS EXCLUSIVE lock',
+  })
+  sizeBytes!: number | null;
+}
+
+export class BufferRelationDto {
+  @ApiProperty()
+  schema!: string;
+
+  @ApiProperty({ description: 'Table, index, TOAST table, … of this database or a shared catalog' })
+  relation!: string;
+
+  @ApiProperty({ description: 'table, index, toast, materialized view, sequence, …' })
+  kind!: string;
+
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'Bytes of it in shared buffers' })
+  bufferedBytes!: number;
+
+  @ApiProperty({
+    type: 'number',
+    nullable: true,
+    description: 'bufferedBytes / its size (all forks), 0..1; null when locked or empty',
+  })
+  cachedRatio!: number | null;
+}
+
+export class BuffersDto {
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'shared_buffers, bytes' })
+  sharedBuffersBytes!: number;
+
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'Bytes of shared buffers holding a page' })
+  usedBytes!: number;
+
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'Bytes of dirty (not yet written) pages' })
+  dirtyBytes!: number;
+
+  @ApiProperty({ type: [BufferRelationDto], description: 'Relations with the most bytes in shared buffers' })
+  relations!: BufferRelationDto[];
+}
+
+export class CacheResponseDto {
+  @ApiProperty({ type: MetaDto })
+  meta!: MetaDto;
+
+  @ApiProperty({
+    type: 'string',
+    format: 'date-time',
+    nullable: true,
+    description:
+      'pg_stat_database.stats_reset: the counters cover the time since (cumulative ratios hide today’s change)',
+  })
+  statsReset!: string | null;
+
+  @ApiProperty({ type: DatabaseCacheDto })
+  database!: DatabaseCacheDto;
+
+  @ApiProperty({ type: ClusterCacheDto })
+  cluster!: ClusterCacheDto;
+
+  @ApiProperty({ type: TablesCacheDto, description: 'All user tables in scope together' })
+  tables!: TablesCacheDto;
+
+  @ApiProperty({ type: [TableCacheDto] })
+  perTable!: TableCacheDto[];
+
+  @ApiProperty({ type: [IndexCacheDto] })
+  perIndex!: IndexCacheDto[];
+
+  @ApiProperty({
+    type: BuffersDto,
+    nullable: true,
+    description: 'From pg_buffercache; null (with a meta.warnings entry) where it is not installed or not readable',
+  })
+  buffers!: BuffersDto | null;
+}
