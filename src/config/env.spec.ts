@@ -11,6 +11,7 @@ describe('loadEnv', () => {
       HIT_RATIO_GOOD: 0.99,
       HIT_RATIO_WARNING: 0.95,
       HIT_RATIO_MIN_BLOCKS: 1000,
+      BLOAT_MEASURE_TIMEOUT_MS: 30000,
     });
   });
 
@@ -30,6 +31,7 @@ describe('loadEnv', () => {
       HIT_RATIO_GOOD: 0.98,
       HIT_RATIO_WARNING: 0.9,
       HIT_RATIO_MIN_BLOCKS: 50,
+      BLOAT_MEASURE_TIMEOUT_MS: 30000,
       DATABASE_URL: 'postgresql://u:p@db:5432/app',
       HOST: '0.0.0.0',
       PORT: 8080,

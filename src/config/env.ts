@@ -59,6 +59,13 @@ export class Env {
   @Max(1)
   HIT_RATIO_WARNING = 0.95;
 
+  /** Statement timeout of each pgstattuple scan of bloat=measured. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  BLOAT_MEASURE_TIMEOUT_MS = 30_000;
+
   /** Below this many blocks (hit + read) a ratio gets no status: too little traffic to judge. */
   @Transform(toInt)
   @IsInt()
@@ -76,6 +83,7 @@ const EXPECTS: Record<keyof Env, string> = {
   HIT_RATIO_GOOD: 'a number from 0 to 1',
   HIT_RATIO_WARNING: 'a number from 0 to 1, not above HIT_RATIO_GOOD',
   HIT_RATIO_MIN_BLOCKS: 'a non-negative integer',
+  BLOAT_MEASURE_TIMEOUT_MS: 'an integer number of milliseconds from 100 to 3600000',
 };
 
 export class ConfigError extends Error {

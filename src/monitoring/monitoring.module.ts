@@ -7,12 +7,13 @@ import { IndexesController } from './indexes/indexes.controller';
 import { IndexesService } from './indexes/indexes.service';
 import { CacheController } from './cache/cache.controller';
 import { CacheService } from './cache/cache.service';
+import { BloatService } from './bloat/bloat.service';
 import { OverviewController } from './overview/overview.controller';
 import { OverviewService } from './overview/overview.service';
 
 /** One injectable service per metric family, each reading through DatabaseProvider. */
 @Module({
   controllers: [OverviewController, ActivityController, StatementsController, IndexesController, CacheController],
-  providers: [OverviewService, ActivityService, StatementsService, IndexesService, CacheService],
+  providers: [OverviewService, ActivityService, StatementsService, IndexesService, BloatService, CacheService],
 })
 export class MonitoringModule {}

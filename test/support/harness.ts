@@ -47,7 +47,8 @@ export class TestDatabase {
   private constructor(readonly name: string) {
     this.url = urlFor(name);
     this.monitorUrl = urlFor(name, TEST_ENV.monitorRole, required(TEST_ENV.monitorPassword));
-    this.admin = postgres(this.url, { max: 2, onnotice: () => undefined });
+    // One connection, so that flushStats() flushes the connection that did the staging.
+    this.admin = postgres(this.url, { max: 1, onnotice: () => undefined });
   }
 
   static async create(options: { extensions?: string[] } = {}): Promise<TestDatabase> {
@@ -146,4 +147,19 @@ export function waitUntilLockWait(admin: postgres.Sql, pid: number): Promise<boo
     const [row] = await admin`select wait_event_type = 'Lock' as waiting from pg_stat_activity where pid = ${pid}`;
     return row?.waiting === true;
   });
+}
+
+/**
+ * Makes this connection's pending statistics visible to others: 15+ flushes them at the next transaction end on
+ * request; 13/14 send them to the collector at most every 500 ms, so wait past that and end a transaction.
+ */
+export async function flushStats(sql: postgres.Sql): Promise<void> {
+  if (serverMajor() >= 15) {
+    await sql`select pg_stat_force_next_flush()`;
+    await sql`select 1`;
+  } else {
+    await new Promise((r) => setTimeout(r, 600));
+    await sql`select 1`;
+    await new Promise((r) => setTimeout(r, 300));
+  }
 }

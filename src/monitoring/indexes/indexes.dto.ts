@@ -2,7 +2,10 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches } from 'class-validator';
 import { MetaDto } from '../../common/meta.dto';
 import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder } from '../../common/query';
-import { BloatDto } from '../bloat/bloat.dto';
+import { BloatDto, BLOAT_METHODS } from '../bloat/bloat.dto';
+
+export const BLOAT_MODES = BLOAT_METHODS;
+export type BloatMode = (typeof BLOAT_MODES)[number];
 import { INDEXES_ORDER_BY, IndexesOrderBy } from './indexes.sql';
 
 export class IndexesQueryDto {
@@ -40,6 +43,16 @@ export class IndexesQueryDto {
 
   @IntParam('Maximum rows in each of the two lists', 1, 1000, 100)
   limit?: number;
+
+  @EnumParam(
+    BLOAT_MODES,
+    'BloatMode',
+    'estimate: from the catalog and statistics, cheap. measured: pgstattuple / pgstatindex scans of each ' +
+      'returned relation (needs the pgstattuple extension; only with a table filter or limit ≤ 20; it reads the ' +
+      'relations and so raises their seq_scan and blocks-read counters)',
+    'estimate',
+  )
+  bloat?: BloatMode;
 }
 
 export class IndexesSummaryDto {
