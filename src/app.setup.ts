@@ -5,6 +5,7 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { InvalidParameterError } from './common/errors';
 import { ProblemFilter } from './common/problem.filter';
+import { ResponseCache } from './common/response-cache';
 import { Env } from './config/env';
 
 export const API_TITLE = 'pgscope';
@@ -21,6 +22,7 @@ export async function createApp(
     { logger: options.logger ?? false, abortOnError: false },
   );
   configureApp(app);
+  new ResponseCache(env.CACHE_TTL_MS).register(app.getHttpAdapter().getInstance());
   return app;
 }
 

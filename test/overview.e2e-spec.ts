@@ -36,6 +36,8 @@ describe('GET /api/db/monitoring/postgres (overview)', () => {
       collectedAt: expect.any(String),
       serverVersion: expected.version.split(' ')[0],
       durationMs: expect.any(Number),
+      cached: false,
+      ageMs: 0,
       warnings: [],
     });
   });

@@ -34,6 +34,15 @@ export class MetaDto {
   durationMs!: number;
 
   @ApiProperty({
+    description:
+      'true when this body was served from the shared collection cache (CACHE_TTL_MS) rather than collected for this request',
+  })
+  cached!: boolean;
+
+  @ApiProperty({ description: 'Age of the figures when served, ms (0 when collected for this request)', example: 0 })
+  ageMs!: number;
+
+  @ApiProperty({
     description: 'What this answer could not see and how to fix it; empty when complete',
     type: [WarningDto],
   })
@@ -58,6 +67,9 @@ export function buildMeta(info: ServerInfo, startedAt: number, warnings: Warning
     collectedAt: new Date().toISOString(),
     serverVersion: shortVersion(info.version),
     durationMs: Math.round((performance.now() - startedAt) * 100) / 100,
+    // Serialised as "cached":false,"ageMs":0, which the response cache rewrites on a hit (FRESH_MARK).
+    cached: false,
+    ageMs: 0,
     warnings,
   };
 }

@@ -8,6 +8,7 @@ describe('loadEnv', () => {
       QUERY_TIMEOUT_MS: 5000,
       POOL_MAX: 4,
       LOG_LEVEL: 'log',
+      CACHE_TTL_MS: 1000,
       HIT_RATIO_GOOD: 0.99,
       HIT_RATIO_WARNING: 0.95,
       HIT_RATIO_MIN_BLOCKS: 1000,
@@ -28,6 +29,7 @@ describe('loadEnv', () => {
       HIT_RATIO_MIN_BLOCKS: '50',
     });
     expect({ ...env }).toEqual({
+      CACHE_TTL_MS: 1000,
       HIT_RATIO_GOOD: 0.98,
       HIT_RATIO_WARNING: 0.9,
       HIT_RATIO_MIN_BLOCKS: 50,

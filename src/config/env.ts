@@ -45,6 +45,13 @@ export class Env {
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: LogLevel = 'log';
 
+  /** How long a collected answer is served to identical requests; 0 turns the shared cache off. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  CACHE_TTL_MS = 1000;
+
   /** A hit ratio at or above this is `good` (/cache). */
   @Transform(toNumber)
   @IsNumber()
@@ -80,6 +87,7 @@ const EXPECTS: Record<keyof Env, string> = {
   QUERY_TIMEOUT_MS: 'an integer number of milliseconds from 100 to 600000',
   POOL_MAX: 'an integer from 1 to 50 (connections to PostgreSQL)',
   LOG_LEVEL: `one of ${LOG_LEVELS.join(', ')}`,
+  CACHE_TTL_MS: 'an integer number of milliseconds from 0 to 600000 (0 = no cache)',
   HIT_RATIO_GOOD: 'a number from 0 to 1',
   HIT_RATIO_WARNING: 'a number from 0 to 1, not above HIT_RATIO_GOOD',
   HIT_RATIO_MIN_BLOCKS: 'a non-negative integer',

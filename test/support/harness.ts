@@ -107,7 +107,8 @@ export interface TestApp {
 export async function createTestApp(databaseUrl: string, env: Record<string, string> = {}): Promise<TestApp> {
   // TEST_LOG=1 shows the application's log (errors of failing requests) while debugging a spec.
   const logger = process.env.TEST_LOG ? new ConsoleLogger('test-app') : false;
-  const app = await createApp(loadEnv({ DATABASE_URL: databaseUrl, ...env }), { logger });
+  // The shared response cache is off unless a spec turns it on: most specs assert fresh figures.
+  const app = await createApp(loadEnv({ DATABASE_URL: databaseUrl, CACHE_TTL_MS: '0', ...env }), { logger });
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return {
