@@ -241,6 +241,13 @@ async function main() {
   });
   const results = [];
   let sessions;
+  // Ctrl-C must not leave the server behind.
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      server.killSync();
+      process.exit(130);
+    });
+  }
   try {
     await buildCatalogue(server);
     sessions = await openSessions(server);

@@ -8,6 +8,18 @@ const liveRows = (sql: Tx, oid: ReturnType<Tx>) => sql`
        then pg_catalog.pg_stat_get_live_tuples(${oid})::float8
        else greatest((select reltuples from pg_catalog.pg_class where oid = ${oid}), 0)::float8 end`;
 
+/**
+ * pg_stats read once for the schemas in scope (a hash join afterwards): joined per table it is rescanned for
+ * every relation, which made /indexes quadratic in the number of tables.
+ */
+const statsCte = (sql: Tx, scope: ScopeFilter) => sql`
+  stats as materialized (
+    select schemaname, tablename, attname, inherited, avg_width, null_frac, n_distinct
+      from pg_catalog.pg_stats
+     where schemaname not in ('pg_catalog', 'information_schema') and schemaname !~ '^pg_toast'
+       ${scope.schema !== undefined ? sql`and schemaname = ${scope.schema}` : sql``}
+  )`;
+
 export interface TableBloatInputRow {
   oid: number;
   heapBytes: number | null;
@@ -23,7 +35,8 @@ export interface TableBloatInputRow {
 /** What the heap estimate needs, for every user table in scope (catalog and statistics only). */
 export function tableBloatInputsQuery(sql: Tx, scope: ScopeFilter, locked: number[]) {
   return sql<TableBloatInputRow[]>`
-    with /* pgscope */ locked as (${lockedSet(sql, locked)})
+    with /* pgscope */ locked as (${lockedSet(sql, locked)}),
+    ${statsCte(sql, scope)}
     select c.oid::int8 as oid,
            case when c.oid not in (select * from locked) then pg_catalog.pg_relation_size(c.oid) end as "heapBytes",
            case when c.reltoastrelid <> 0 and c.reltoastrelid not in (select * from locked)
@@ -39,7 +52,7 @@ export function tableBloatInputsQuery(sql: Tx, scope: ScopeFilter, locked: numbe
                                      order by a.attnum)
                        from pg_catalog.pg_attribute a
                        join pg_catalog.pg_type t on t.oid = a.atttypid
-                       left join pg_catalog.pg_stats s
+                       left join stats s
                          on s.schemaname = n.nspname and s.tablename = c.relname and s.attname = a.attname
                         and s.inherited = (c.relkind = 'p')
                       where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), '[]') as columns
@@ -87,7 +100,8 @@ const DEDUP_TYPES = [
 /** What the btree estimate needs, for every user index in scope. */
 export function indexBloatInputsQuery(sql: Tx, scope: ScopeFilter, locked: number[]) {
   return sql<IndexBloatInputRow[]>`
-    with /* pgscope */ locked as (${lockedSet(sql, locked)})
+    with /* pgscope */ locked as (${lockedSet(sql, locked)}),
+    ${statsCte(sql, scope)}
     select i.indexrelid::int8 as oid, am.amname,
            case when i.indexrelid not in (select * from locked) and i.indrelid not in (select * from locked)
                      and c.relkind = 'i'
@@ -115,7 +129,7 @@ export function indexBloatInputsQuery(sql: Tx, scope: ScopeFilter, locked: numbe
                join pg_catalog.pg_attribute ia on ia.attrelid = i.indexrelid and ia.attnum = k.n
                join pg_catalog.pg_type ty on ty.oid = ia.atttypid
                left join pg_catalog.pg_attribute ta on ta.attrelid = i.indrelid and ta.attnum = i.indkey[k.n - 1]
-               left join pg_catalog.pg_stats s
+               left join stats s
                  on s.schemaname = n.nspname and not s.inherited
                 and ((i.indkey[k.n - 1] > 0 and s.tablename = t.relname and s.attname = ta.attname)
                   or (i.indkey[k.n - 1] = 0 and s.tablename = c.relname and s.attname = ia.attname))

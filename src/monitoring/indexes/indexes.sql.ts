@@ -72,6 +72,9 @@ function indexesCte(sql: Tx, major: number, f: RelationFilters, locked: number[]
   const isLocked = sql`(i.indexrelid in (select * from locked) or i.indrelid in (select * from locked))`;
   return sql`
     with /* pgscope */ locked as (${lockedSet(sql, locked)}),
+    constraint_indexes as materialized (
+      select conindid from pg_catalog.pg_constraint where contype in ('p', 'u', 'x') and conindid <> 0
+    ),
     idx as materialized (
       select i.indexrelid as oid, i.indrelid, n.nspname as schema, t.relname as "table", c.relname as index,
              am.amname as index_type, i.indisunique, i.indisprimary, i.indisvalid, i.indnkeyatts,
@@ -83,8 +86,8 @@ function indexesCte(sql: Tx, major: number, f: RelationFilters, locked: number[]
              -- pg_get_expr() with a relation, like pg_get_indexdef(), waits for a lock on it: skipped when locked.
              case when not ${isLocked} then pg_catalog.pg_get_expr(i.indexprs, i.indrelid) end as exprs,
              case when not ${isLocked} then pg_catalog.pg_get_expr(i.indpred, i.indrelid) end as pred,
-             exists (select 1 from pg_catalog.pg_constraint k
-                      where k.conindid = i.indexrelid and k.contype in ('p', 'u', 'x')) as is_constraint,
+             -- pg_constraint has no index on conindid: one hashed set, not a scan per index.
+             i.indexrelid in (select conindid from constraint_indexes) as is_constraint,
              c.relkind,
              -- A partitioned index is never scanned itself: its usage is that of its partitions (one level).
              case when c.relkind = 'I'
@@ -115,28 +118,39 @@ function indexesCte(sql: Tx, major: number, f: RelationFilters, locked: number[]
              (case when indisprimary then 0 when is_constraint then 1 when indisunique then 2 else 3 end) as keep_rank
         from idx
     ),
+    -- Both verdicts join indexes of the same table (a hash join on indrelid): linear in the number of indexes.
+    duplicates as (
+      select distinct on (a.oid) a.oid, b.index as duplicate_of
+        from ranked a
+        join ranked b on b.indrelid = a.indrelid and b.oid <> a.oid
+       where not a.locked and a.indisvalid and b.indisvalid
+         and b.index_type = a.index_type and b.indnkeyatts = a.indnkeyatts and b.keys = a.keys
+         and b.opclasses = a.opclasses and b.collations = a.collations and b.options = a.options
+         and b.exprs is not distinct from a.exprs and b.pred is not distinct from a.pred
+         and (b.keep_rank, b.oid) < (a.keep_rank, a.oid)
+       order by a.oid, b.keep_rank, b.oid
+    ),
+    -- A btree whose key columns lead another btree's can serve the same lookups. Unique and constraint
+    -- indexes enforce something, and INCLUDE columns may serve index-only scans: kept.
+    redundant as (
+      select distinct on (a.oid) a.oid, b.index as redundant_with
+        from ranked a
+        join ranked b on b.indrelid = a.indrelid and b.oid <> a.oid
+       where not a.locked and a.index_type = 'btree' and b.index_type = 'btree' and a.indisvalid and b.indisvalid
+         and not a.indisunique and not a.is_constraint and a.exprs is null
+         and cardinality(a.keys) = a.indnkeyatts and a.indnkeyatts < b.indnkeyatts
+         and b.keys[1:a.indnkeyatts] = a.keys and b.opclasses[1:a.indnkeyatts] = a.opclasses
+         and b.collations[1:a.indnkeyatts] = a.collations and b.options[1:a.indnkeyatts] = a.options
+         and (b.pred is null or b.pred = a.pred)
+       order by a.oid, b.indnkeyatts, b.index
+    ),
     verdicts as (
       select a.*,
              a.scans = 0 and not a.indisunique and not a.is_constraint as unused,
-             (select b.index from ranked b
-               where not a.locked and a.indisvalid and b.indisvalid and b.indrelid = a.indrelid and b.oid <> a.oid
-                 and b.index_type = a.index_type and b.indnkeyatts = a.indnkeyatts and b.keys = a.keys
-                 and b.opclasses = a.opclasses and b.collations = a.collations and b.options = a.options
-                 and b.exprs is not distinct from a.exprs and b.pred is not distinct from a.pred
-                 and (b.keep_rank, b.oid) < (a.keep_rank, a.oid)
-               order by b.keep_rank, b.oid limit 1) as duplicate_of,
-             -- A btree whose key columns lead another btree's can serve the same lookups. Unique and
-             -- constraint indexes enforce something, and INCLUDE columns may serve index-only scans: kept.
-             (select b.index from ranked b
-               where not a.locked and a.index_type = 'btree' and b.index_type = 'btree' and a.indisvalid and b.indisvalid
-                 and b.indrelid = a.indrelid and b.oid <> a.oid
-                 and not a.indisunique and not a.is_constraint and a.exprs is null
-                 and cardinality(a.keys) = a.indnkeyatts and a.indnkeyatts < b.indnkeyatts
-                 and b.keys[1:a.indnkeyatts] = a.keys and b.opclasses[1:a.indnkeyatts] = a.opclasses
-                 and b.collations[1:a.indnkeyatts] = a.collations and b.options[1:a.indnkeyatts] = a.options
-                 and (b.pred is null or b.pred = a.pred)
-               order by b.indnkeyatts, b.index limit 1) as redundant_with
+             d.duplicate_of, r.redundant_with
         from ranked a
+        left join duplicates d on d.oid = a.oid
+        left join redundant r on r.oid = a.oid
     )`;
 }
 

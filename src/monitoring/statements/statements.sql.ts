@@ -186,12 +186,14 @@ export function statementsQuery(sql: Tx, schema: string, ext: number, f: Stateme
         from ${fn(sql, schema, withText)} s
     ),
     grand as (select sum(total_exec_time)::float8 as t from all_s),
+    -- pgscope's own entries, decoded once (not once per entry).
+    self as materialized ${keysJson(sql, f.selfKeys)},
     f as (
       select a.* from all_s a
        where true
          ${
            f.selfKeys.length
-             ? sql`and not exists (select 1 from ${keysJson(sql, f.selfKeys)} k
+             ? sql`and not exists (select 1 from self k
                                     where k.userid = a.userid and k.dbid = a.dbid and k.queryid = a.queryid::int8)`
              : none
          }
