@@ -6,6 +6,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { createApp } from '../../src/app.setup';
 import { loadEnv } from '../../src/config/env';
+import { assertMatchesContract } from './contract';
 import { TEST_ENV } from './env';
 
 export const API = '/api/db/monitoring/postgres';

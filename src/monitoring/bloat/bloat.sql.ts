@@ -36,7 +36,22 @@ export interface TableBloatInputRow {
 export function tableBloatInputsQuery(sql: Tx, scope: ScopeFilter, locked: number[]) {
   return sql<TableBloatInputRow[]>`
     with /* pgscope */ locked as (${lockedSet(sql, locked)}),
-    ${statsCte(sql, scope)}
+    ${statsCte(sql, scope)},
+    -- Columns of every table in scope in one grouped pass (hash join with the statistics), in attribute order.
+    cols as (
+      select a.attrelid,
+             json_agg(json_build_object('typlen', t.typlen, 'typalign', t.typalign,
+                                        'avgWidth', s.avg_width, 'nullFrac', s.null_frac) order by a.attnum) as columns
+        from pg_catalog.pg_attribute a
+        join pg_catalog.pg_class c on c.oid = a.attrelid
+        join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+        join pg_catalog.pg_type t on t.oid = a.atttypid
+        left join stats s
+          on s.schemaname = n.nspname and s.tablename = c.relname and s.attname = a.attname and not s.inherited
+       where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'm') and ${userNamespace(sql)}
+         ${relationFilter(sql, scope, sql`c`)}
+       group by a.attrelid
+    )
     select c.oid::int8 as oid,
            case when c.oid not in (select * from locked) then pg_catalog.pg_relation_size(c.oid) end as "heapBytes",
            case when c.reltoastrelid <> 0 and c.reltoastrelid not in (select * from locked)
@@ -47,17 +62,10 @@ export function tableBloatInputsQuery(sql: Tx, scope: ScopeFilter, locked: numbe
            coalesce((select option_value::int from pg_catalog.pg_options_to_table(c.reloptions)
                       where option_name = 'fillfactor'), 100) as fillfactor,
            pg_catalog.has_table_privilege(c.oid, 'SELECT') as "statsVisible",
-           coalesce((select json_agg(json_build_object('typlen', t.typlen, 'typalign', t.typalign,
-                                                       'avgWidth', s.avg_width, 'nullFrac', s.null_frac)
-                                     order by a.attnum)
-                       from pg_catalog.pg_attribute a
-                       join pg_catalog.pg_type t on t.oid = a.atttypid
-                       left join stats s
-                         on s.schemaname = n.nspname and s.tablename = c.relname and s.attname = a.attname
-                        and s.inherited = (c.relkind = 'p')
-                      where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), '[]') as columns
+           coalesce(cols.columns, '[]') as columns
       from pg_catalog.pg_class c
       join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      left join cols on cols.attrelid = c.oid
      where c.relkind in ('r', 'm') and c.relpersistence <> 't' and ${userNamespace(sql)}
        ${relationFilter(sql, scope, sql`c`)}`;
 }
@@ -101,7 +109,28 @@ const DEDUP_TYPES = [
 export function indexBloatInputsQuery(sql: Tx, scope: ScopeFilter, locked: number[]) {
   return sql<IndexBloatInputRow[]>`
     with /* pgscope */ locked as (${lockedSet(sql, locked)}),
-    ${statsCte(sql, scope)}
+    ${statsCte(sql, scope)},
+    -- Key columns of every index in scope in one grouped pass: a table column's statistics, or for an
+    -- expression the index's own (ANALYZE keeps them under the index's name).
+    keys as (
+      select i.indexrelid,
+             json_agg(json_build_object('typlen', ty.typlen, 'typalign', ty.typalign, 'avgWidth', s.avg_width,
+                                        'nullFrac', s.null_frac, 'nDistinct', s.n_distinct) order by ia.attnum) as columns
+        from pg_catalog.pg_index i
+        join pg_catalog.pg_class c on c.oid = i.indexrelid
+        join pg_catalog.pg_class t on t.oid = i.indrelid
+        join pg_catalog.pg_namespace n on n.oid = t.relnamespace
+        join pg_catalog.pg_attribute ia on ia.attrelid = i.indexrelid and ia.attnum between 1 and i.indnkeyatts
+        join pg_catalog.pg_type ty on ty.oid = ia.atttypid
+        left join pg_catalog.pg_attribute ta on ta.attrelid = i.indrelid and ta.attnum = i.indkey[ia.attnum - 1]
+        left join stats s
+          on s.schemaname = n.nspname and not s.inherited
+         and s.tablename = case when i.indkey[ia.attnum - 1] > 0 then t.relname else c.relname end
+         and s.attname = case when i.indkey[ia.attnum - 1] > 0 then ta.attname else ia.attname end
+       where t.relpersistence <> 't' and ${userNamespace(sql)}
+         ${relationFilter(sql, scope, sql`t`)}
+       group by i.indexrelid
+    )
     select i.indexrelid::int8 as oid, am.amname,
            case when i.indexrelid not in (select * from locked) and i.indrelid not in (select * from locked)
                      and c.relkind = 'i'
@@ -121,24 +150,13 @@ export function indexBloatInputsQuery(sql: Tx, scope: ScopeFilter, locked: numbe
                 and (ty.typname::text not in (select jsonb_array_elements_text(${sql.json(DEDUP_TYPES)}))
                      or coalesce(not co.collisdeterministic, false))
            ) as "dedupCapable",
-           coalesce((
-             select json_agg(json_build_object('typlen', ty.typlen, 'typalign', ty.typalign,
-                                               'avgWidth', s.avg_width, 'nullFrac', s.null_frac,
-                                               'nDistinct', s.n_distinct) order by k.n)
-               from generate_series(1, i.indnkeyatts) as k(n)
-               join pg_catalog.pg_attribute ia on ia.attrelid = i.indexrelid and ia.attnum = k.n
-               join pg_catalog.pg_type ty on ty.oid = ia.atttypid
-               left join pg_catalog.pg_attribute ta on ta.attrelid = i.indrelid and ta.attnum = i.indkey[k.n - 1]
-               left join stats s
-                 on s.schemaname = n.nspname and not s.inherited
-                and ((i.indkey[k.n - 1] > 0 and s.tablename = t.relname and s.attname = ta.attname)
-                  or (i.indkey[k.n - 1] = 0 and s.tablename = c.relname and s.attname = ia.attname))
-           ), '[]') as columns
+           coalesce(keys.columns, '[]') as columns
       from pg_catalog.pg_index i
       join pg_catalog.pg_class c on c.oid = i.indexrelid
       join pg_catalog.pg_class t on t.oid = i.indrelid
       join pg_catalog.pg_namespace n on n.oid = t.relnamespace
       join pg_catalog.pg_am am on am.oid = c.relam
+      left join keys on keys.indexrelid = i.indexrelid
      where t.relpersistence <> 't' and ${userNamespace(sql)}
        ${relationFilter(sql, scope, sql`t`)}`;
 }

@@ -131,18 +131,23 @@ function indexesCte(sql: Tx, major: number, f: RelationFilters, locked: number[]
        order by a.oid, b.keep_rank, b.oid
     ),
     -- A btree whose key columns lead another btree's can serve the same lookups. Unique and constraint
-    -- indexes enforce something, and INCLUDE columns may serve index-only scans: kept.
+    -- indexes enforce something, and INCLUDE columns may serve index-only scans: kept. The other side is read
+    -- from pg_index through its indrelid index: a CTE-to-CTE join here was planned as a nested loop over all pairs.
     redundant as (
-      select distinct on (a.oid) a.oid, b.index as redundant_with
+      select distinct on (a.oid) a.oid, bc.relname as redundant_with
         from ranked a
-        join ranked b on b.indrelid = a.indrelid and b.oid <> a.oid
-       where not a.locked and a.index_type = 'btree' and b.index_type = 'btree' and a.indisvalid and b.indisvalid
+        join pg_catalog.pg_index bi on bi.indrelid = a.indrelid and bi.indexrelid <> a.oid
+        join pg_catalog.pg_class bc on bc.oid = bi.indexrelid
+       where not a.locked and a.index_type = 'btree' and a.indisvalid and bi.indisvalid
+         and bc.relam = (select oid from pg_catalog.pg_am where amname = 'btree')
          and not a.indisunique and not a.is_constraint and a.exprs is null
-         and cardinality(a.keys) = a.indnkeyatts and a.indnkeyatts < b.indnkeyatts
-         and b.keys[1:a.indnkeyatts] = a.keys and b.opclasses[1:a.indnkeyatts] = a.opclasses
-         and b.collations[1:a.indnkeyatts] = a.collations and b.options[1:a.indnkeyatts] = a.options
-         and (b.pred is null or b.pred = a.pred)
-       order by a.oid, b.indnkeyatts, b.index
+         and cardinality(a.keys) = a.indnkeyatts and a.indnkeyatts < bi.indnkeyatts
+         and (string_to_array(bi.indkey::text, ' ')::int2[])[1:a.indnkeyatts] = a.keys
+         and (string_to_array(bi.indclass::text, ' ')::oid[])[1:a.indnkeyatts] = a.opclasses
+         and (string_to_array(bi.indcollation::text, ' ')::oid[])[1:a.indnkeyatts] = a.collations
+         and (string_to_array(bi.indoption::text, ' ')::int2[])[1:a.indnkeyatts] = a.options
+         and (bi.indpred is null or pg_catalog.pg_get_expr(bi.indpred, bi.indrelid) = a.pred)
+       order by a.oid, bi.indnkeyatts, bc.relname
     ),
     verdicts as (
       select a.*,
