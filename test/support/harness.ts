@@ -117,11 +117,10 @@ export async function createTestApp(databaseUrl: string, env: Record<string, str
     async get(url, headers = {}) {
       const res = await app.inject({ method: 'GET', url, headers });
       const type = String(res.headers['content-type'] ?? '');
-      return {
-        status: res.statusCode,
-        headers: res.headers,
-        body: (type.includes('json') ? res.json() : res.body) as any,
-      };
+      const body = (type.includes('json') ? res.json() : res.body) as any;
+      // Every response a spec sees must be what openapi.json declares for its route and status.
+      assertMatchesContract('GET', url, res.statusCode, type, body);
+      return { status: res.statusCode, headers: res.headers, body };
     },
     close: () => app.close(),
   };

@@ -77,6 +77,19 @@ export class IndexesSummaryDto {
     description: 'Bytes of all indexes in scope (locked ones not counted)',
   })
   totalIndexBytes!: number;
+  @ApiProperty({
+    type: 'integer',
+    format: 'int64',
+    description: 'Estimated bytes REINDEX would give back, over the btree indexes in scope with an estimate',
+  })
+  reclaimableIndexBytes!: number;
+
+  @ApiProperty({
+    type: 'integer',
+    format: 'int64',
+    description: 'Estimated bytes VACUUM FULL would give back, over the tables in scope with an estimate',
+  })
+  reclaimableTableBytes!: number;
 }
 
 export class IndexDto {
