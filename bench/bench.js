@@ -265,6 +265,16 @@ async function main() {
       }
       floors[e.name] = { p50: percentile(times, 50), p99: percentile(times, 99) };
     }
+    // Beside the statements floor: what a naive reader pays, every text with every call.
+    const raw = postgres(url, { max: 1, onnotice: () => undefined, fetch_types: false });
+    const rawTimes = [];
+    for (let i = 0; i < opts.requests; i++) {
+      const t = performance.now();
+      await raw.unsafe('select * from pg_stat_statements');
+      rawTimes.push(performance.now() - t);
+    }
+    await raw.end();
+    const rawStatementsMs = round(percentile(rawTimes, 50));
     await provider.close();
 
     stage('uncached HTTP, concurrency 1');
@@ -340,7 +350,7 @@ async function main() {
     const lines = [
       `# pgscope benchmark: ${opts.tables} tables (${opts.tables * 3} indexes), ${opts.statements} statements, ${opts.sessions} sessions`,
       '',
-      `PostgreSQL ${opts.major}, ${meta.cores} cores, ${opts.requests} sequential requests per endpoint uncached, ${opts.duration} s at concurrency 50 cached (TTL 1000 ms). Peak service RSS: ${peakRss} MB.`,
+      `PostgreSQL ${opts.major}, ${meta.cores} cores, ${opts.requests} sequential requests per endpoint uncached, ${opts.duration} s at concurrency 50 cached (TTL 1000 ms). Peak service RSS: ${peakRss} MB. A plain \`SELECT * FROM pg_stat_statements\`: ${rawStatementsMs} ms (p50).`,
       '',
       '| endpoint | floor p50 ms | uncached p50 ms | uncached p99 ms | overhead ms (ratio) | cached req/s | cached p50 ms | cached p99 ms | collections / requests |',
       '|---|---|---|---|---|---|---|---|---|',

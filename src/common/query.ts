@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 
 /** 'true'/'false' (as a query string sends them) to booleans; anything else is left for IsBoolean to reject. */
 export const toBoolean = ({ value }: { value: unknown }): unknown =>
@@ -67,4 +67,14 @@ export function EnumParam(
 /** Postgres LIKE pattern that matches `text` literally anywhere (its % _ and \ are escaped). */
 export function likeContains(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** An optional exact-name parameter (schema, table, database, role): 1 to 128 characters. */
+export function NameParam(description: string, example: string): PropertyDecorator {
+  return applyDecorators(
+    ApiPropertyOptional({ description, example }),
+    IsOptional(),
+    IsString(),
+    Matches(/^.{1,128}$/su, { message: 'must be 1 to 128 characters' }),
+  );
 }

@@ -164,3 +164,13 @@ export async function flushStats(sql: postgres.Sql): Promise<void> {
     await new Promise((r) => setTimeout(r, 300));
   }
 }
+
+/** One test per [query, parameter, reason]: a 400 INVALID_PARAMETER naming exactly that parameter. */
+export function rejectsInvalidParameters(app: () => TestApp, url: string, cases: [string, string, string][]): void {
+  it.each(cases)('rejects %s with 400 naming %s', async (query, name, reason) => {
+    const res = await app().get(`${url}?${query}`);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('INVALID_PARAMETER');
+    expect(res.body.invalidParams).toEqual([{ name, reason: expect.stringContaining(reason) }]);
+  });
+}

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { MetaDto } from '../../common/meta.dto';
-import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder, toList } from '../../common/query';
+import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder, toList, NameParam } from '../../common/query';
 import { ACTIVITY_ORDER_BY, ActivityOrderBy } from './activity.sql';
 
 export const SESSION_STATES = [
@@ -13,9 +13,6 @@ export const SESSION_STATES = [
   'fastpath function call',
   'disabled',
 ] as const;
-
-/** A role or database name: 1 to 128 characters (PostgreSQL truncates names at 63 bytes). */
-const NAME = /^.{1,128}$/su;
 
 export class ActivityQueryDto {
   @ApiPropertyOptional({
@@ -31,16 +28,10 @@ export class ActivityQueryDto {
   @IsIn(SESSION_STATES, { each: true, message: `each value must be one of: ${SESSION_STATES.join(', ')}` })
   state?: string[];
 
-  @ApiPropertyOptional({ description: 'Only sessions connected to this database (datname)', example: 'app' })
-  @IsOptional()
-  @IsString()
-  @Matches(NAME, { message: 'must be 1 to 128 characters' })
+  @NameParam('Only sessions connected to this database (datname)', 'app')
   database?: string;
 
-  @ApiPropertyOptional({ description: 'Only sessions of this role (usename)', example: 'app_user' })
-  @IsOptional()
-  @IsString()
-  @Matches(NAME, { message: 'must be 1 to 128 characters' })
+  @NameParam('Only sessions of this role (usename)', 'app_user')
   user?: string;
 
   @ApiPropertyOptional({ description: 'Only sessions with this application_name (exact match)', example: 'billing' })

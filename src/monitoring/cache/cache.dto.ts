@@ -1,23 +1,16 @@
-import { ApiProperty, ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
-import { IsOptional, IsString, Matches } from 'class-validator';
+import { ApiProperty, ApiPropertyOptions } from '@nestjs/swagger';
 import { MetaDto } from '../../common/meta.dto';
-import { EnumParam, IntParam, OrderParam, SortOrder } from '../../common/query';
+import { EnumParam, IntParam, OrderParam, SortOrder, NameParam } from '../../common/query';
 import { CACHE_ORDER_BY, CacheOrderBy } from './cache.sql';
 
 export const RATIO_STATUS = ['good', 'warning', 'critical'] as const;
 export type RatioStatus = (typeof RATIO_STATUS)[number];
 
 export class CacheQueryDto {
-  @ApiPropertyOptional({ description: 'Only this schema (exact name)', example: 'public' })
-  @IsOptional()
-  @IsString()
-  @Matches(/^.{1,128}$/su, { message: 'must be 1 to 128 characters' })
+  @NameParam('Only this schema (exact name)', 'public')
   schema?: string;
 
-  @ApiPropertyOptional({ description: 'Only this table (exact name) and its indexes', example: 'orders' })
-  @IsOptional()
-  @IsString()
-  @Matches(/^.{1,128}$/su, { message: 'must be 1 to 128 characters' })
+  @NameParam('Only this table (exact name) and its indexes', 'orders')
   table?: string;
 
   @EnumParam(

@@ -1,7 +1,6 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Matches } from 'class-validator';
+import { ApiProperty } from '@nestjs/swagger';
 import { MetaDto } from '../../common/meta.dto';
-import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder } from '../../common/query';
+import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder, NameParam } from '../../common/query';
 import { BloatDto, BLOAT_METHODS } from '../bloat/bloat.dto';
 
 export const BLOAT_MODES = BLOAT_METHODS;
@@ -9,16 +8,10 @@ export type BloatMode = (typeof BLOAT_MODES)[number];
 import { INDEXES_ORDER_BY, IndexesOrderBy } from './indexes.sql';
 
 export class IndexesQueryDto {
-  @ApiPropertyOptional({ description: 'Only this schema (exact name)', example: 'public' })
-  @IsOptional()
-  @IsString()
-  @Matches(/^.{1,128}$/su, { message: 'must be 1 to 128 characters' })
+  @NameParam('Only this schema (exact name)', 'public')
   schema?: string;
 
-  @ApiPropertyOptional({ description: 'Only this table (exact name) and its indexes', example: 'orders' })
-  @IsOptional()
-  @IsString()
-  @Matches(/^.{1,128}$/su, { message: 'must be 1 to 128 characters' })
+  @NameParam('Only this table (exact name) and its indexes', 'orders')
   table?: string;
 
   @BooleanParam('true: only unused indexes (0 scans since the statistics reset, backing no constraint)')

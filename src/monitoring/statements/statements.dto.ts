@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import { MetaDto } from '../../common/meta.dto';
-import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder } from '../../common/query';
+import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder, NameParam } from '../../common/query';
 import { STATEMENTS_ORDER_BY, StatementsOrderBy } from './statements.sql';
 
 export class StatementsQueryDto {
@@ -22,16 +22,10 @@ export class StatementsQueryDto {
   @IntParam('Statements to skip (paging)', 0, 1_000_000, 0)
   offset?: number;
 
-  @ApiPropertyOptional({ description: 'Only statements run in this database (datname)', example: 'app' })
-  @IsOptional()
-  @IsString()
-  @Matches(/^.{1,128}$/su, { message: 'must be 1 to 128 characters' })
+  @NameParam('Only statements run in this database (datname)', 'app')
   database?: string;
 
-  @ApiPropertyOptional({ description: 'Only statements run by this role (rolname)', example: 'app_user' })
-  @IsOptional()
-  @IsString()
-  @Matches(/^.{1,128}$/su, { message: 'must be 1 to 128 characters' })
+  @NameParam('Only statements run by this role (rolname)', 'app_user')
   user?: string;
 
   @ApiPropertyOptional({
