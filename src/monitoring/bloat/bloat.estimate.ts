@@ -70,16 +70,9 @@ export function dataWidth(columns: ColumnInput[]): number | null {
   return offset;
 }
 
-function result(
-  sizeBytes: number,
-  expectedBytes: number,
-  fillfactor: number,
-  usedBytes: number,
-  reasons: BloatReason[],
-): BloatDto {
+function result(sizeBytes: number, expectedBytes: number, usedBytes: number, reasons: BloatReason[]): BloatDto {
   const reclaimable = Math.max(0, sizeBytes - expectedBytes);
   const confidence: BloatConfidence = reasons.some((r) => LOW.has(r)) ? 'low' : reasons.length > 0 ? 'medium' : 'high';
-  void fillfactor;
   return {
     method: 'estimate',
     reclaimableBytes: Math.round(reclaimable),
@@ -131,7 +124,7 @@ export function estimateTable(t: TableInput): BloatDto {
   }
   if (pages < TOO_SMALL_PAGES) reasons.push('too_small');
   const used = t.liveRows * (tupleBytes + ITEM_POINTER) + pages * PAGE_HEADER;
-  return result(t.heapBytes, expectedPages * BLOCK_SIZE, t.fillfactor, used, reasons);
+  return result(t.heapBytes, expectedPages * BLOCK_SIZE, used, reasons);
 }
 
 export interface IndexInput {
@@ -194,5 +187,5 @@ export function estimateBtree(ix: IndexInput): BloatDto | null {
   if (ix.partial || ix.expression) reasons.push('partial_or_expression');
   if (ix.columns.some((c) => c.typlen < 0 && c.avgWidth === null)) reasons.push('stats_missing');
   if (ix.sizeBytes / BLOCK_SIZE < TOO_SMALL_PAGES) reasons.push('too_small');
-  return result(ix.sizeBytes, expectedBytes, ix.fillfactor, leafBytes, reasons);
+  return result(ix.sizeBytes, expectedBytes, leafBytes, reasons);
 }
