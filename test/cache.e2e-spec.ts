@@ -1,11 +1,11 @@
 import {
   API,
   createTestApp,
-  Session,
   TestApp,
   TestDatabase,
   waitFor,
   rejectsInvalidParameters,
+  whileLocked,
 } from './support/harness';
 
 const URL = `${API}/cache`;
@@ -266,23 +266,14 @@ describe('GET /cache', () => {
   });
 
   it('does not wait for a table under an ACCESS EXCLUSIVE lock, and names it', async () => {
-    let holder: Session | undefined;
-    try {
-      holder = await db.session();
-      await holder.sql.unsafe('begin; lock table hot in access exclusive mode');
-      const started = Date.now();
-      const body = await get();
-      expect(Date.now() - started).toBeLessThan(3000);
-      expect(perTable(body, 'hot').sizeBytes).toBeNull();
-      expect(perTable(body, 'cold').sizeBytes).toBeGreaterThan(0);
-      expect(body.meta.warnings).toContainEqual({
-        code: 'RELATION_LOCKED',
-        message: expect.stringContaining('public.hot'),
-        hint: expect.any(String),
-      });
-    } finally {
-      await holder?.sql.unsafe('rollback');
-    }
+    const body = await whileLocked(db, 'hot', () => get());
+    expect(perTable(body, 'hot').sizeBytes).toBeNull();
+    expect(perTable(body, 'cold').sizeBytes).toBeGreaterThan(0);
+    expect(body.meta.warnings).toContainEqual({
+      code: 'RELATION_LOCKED',
+      message: expect.stringContaining('public.hot'),
+      hint: expect.any(String),
+    });
   });
 
   rejectsInvalidParameters(() => api, URL, [

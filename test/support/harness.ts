@@ -174,3 +174,17 @@ export function rejectsInvalidParameters(app: () => TestApp, url: string, cases:
     expect(res.body.invalidParams).toEqual([{ name, reason: expect.stringContaining(reason) }]);
   });
 }
+
+/**
+ * Holds an ACCESS EXCLUSIVE lock on `table` (as a migration would) while `fn` runs. A collection that queued behind
+ * it would hit pgscope's lock_timeout and fail, so a 200 inside `fn` proves it did not wait.
+ */
+export async function whileLocked<T>(db: TestDatabase, table: string, fn: () => Promise<T>): Promise<T> {
+  const holder = await db.session();
+  await holder.sql.unsafe(`begin; lock table ${table} in access exclusive mode`);
+  try {
+    return await fn();
+  } finally {
+    await holder.sql.unsafe('rollback');
+  }
+}
