@@ -3,10 +3,11 @@ import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
+import { registerBearerAuth } from './common/auth';
 import { InvalidParameterError } from './common/errors';
 import { ProblemFilter } from './common/problem.filter';
 import { ResponseCache } from './common/response-cache';
-import { Env } from './config/env';
+import { apiTokens, Env } from './config/env';
 
 export const API_TITLE = 'pgscope';
 export const API_VERSION = '0.1.0';
@@ -22,7 +23,10 @@ export async function createApp(
     { logger: options.logger ?? false, abortOnError: false },
   );
   configureApp(app);
-  new ResponseCache(env.CACHE_TTL_MS).register(app.getHttpAdapter().getInstance());
+  const fastify = app.getHttpAdapter().getInstance();
+  // Order matters: the token check runs before the cache can answer.
+  registerBearerAuth(fastify, apiTokens(env));
+  new ResponseCache(env.CACHE_TTL_MS).register(fastify);
   return app;
 }
 
@@ -63,6 +67,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
         'usage, bloat and cache hit rates, on PostgreSQL 13 to 18 with one schema. A field a server version lacks ' +
         'is null, never missing. Every error is application/problem+json (RFC 9457) with a stable `code`.',
     )
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A token from API_TOKENS / API_TOKENS_FILE' })
     .build();
   return sortDocument(SwaggerModule.createDocument(app, config));
 }

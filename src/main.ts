@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { createApp } from './app.setup';
-import { ConfigError, Env, loadEnv, LOG_LEVELS } from './config/env';
+import { apiTokens, ConfigError, Env, isLoopback, loadEnv, LOG_LEVELS } from './config/env';
 import { DemoServer } from './database/demo';
 
 async function bootstrap(): Promise<void> {
@@ -19,6 +19,16 @@ async function bootstrap(): Promise<void> {
     logLevels: [...LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(env.LOG_LEVEL) + 1)],
   });
   const log = new Logger('pgscope');
+  const tokens = apiTokens(env);
+  if (tokens.length === 0 && !isLoopback(env.HOST)) {
+    if (!env.ALLOW_UNAUTHENTICATED) {
+      process.stderr.write(
+        `Refusing to serve on ${env.HOST} without authentication: set API_TOKENS (or API_TOKENS_FILE), bind HOST=127.0.0.1, or set ALLOW_UNAUTHENTICATED=true\n`,
+      );
+      process.exit(1);
+    }
+    log.warn(`ALLOW_UNAUTHENTICATED=true: /api on ${env.HOST} is open to anyone who can reach it`);
+  }
 
   let demo: DemoServer | undefined;
   if (!env.DATABASE_URL) {

@@ -1,4 +1,4 @@
-import { ConfigError, loadEnv } from './env';
+import { apiTokens, ConfigError, isLoopback, loadEnv } from './env';
 
 describe('loadEnv', () => {
   it('applies the documented defaults', () => {
@@ -8,6 +8,7 @@ describe('loadEnv', () => {
       QUERY_TIMEOUT_MS: 5000,
       POOL_MAX: 4,
       LOG_LEVEL: 'log',
+      ALLOW_UNAUTHENTICATED: false,
       CACHE_TTL_MS: 1000,
       HIT_RATIO_GOOD: 0.99,
       HIT_RATIO_WARNING: 0.95,
@@ -29,6 +30,7 @@ describe('loadEnv', () => {
       HIT_RATIO_MIN_BLOCKS: '50',
     });
     expect({ ...env }).toEqual({
+      ALLOW_UNAUTHENTICATED: false,
       CACHE_TTL_MS: 1000,
       HIT_RATIO_GOOD: 0.98,
       HIT_RATIO_WARNING: 0.9,
@@ -56,6 +58,9 @@ describe('loadEnv', () => {
     ['LOG_LEVEL', 'loud', 'LOG_LEVEL must be one of fatal, error, warn, log, debug, verbose'],
     ['DATABASE_URL', 'mysql://x', 'DATABASE_URL must be a postgres:// or postgresql:// connection URL'],
     ['HOST', 'a b', 'HOST must be an address to listen on'],
+    ['API_TOKENS', 'a, b', 'API_TOKENS must be comma-separated tokens without spaces'],
+    ['API_TOKENS_FILE', '/nonexistent/tokens', 'API_TOKENS_FILE must be the path of a readable file of tokens'],
+    ['ALLOW_UNAUTHENTICATED', 'yes', 'ALLOW_UNAUTHENTICATED must be true or false'],
     ['HIT_RATIO_GOOD', '1.5', 'HIT_RATIO_GOOD must be a number from 0 to 1'],
     ['HIT_RATIO_WARNING', '0.999', 'HIT_RATIO_WARNING must be a number from 0 to 1, not above HIT_RATIO_GOOD'],
     ['HIT_RATIO_MIN_BLOCKS', '-3', 'HIT_RATIO_MIN_BLOCKS must be a non-negative integer'],
@@ -70,5 +75,32 @@ describe('loadEnv', () => {
     expect((error as ConfigError).variable).toBe(name);
     expect((error as ConfigError).message).toContain(message);
     expect((error as ConfigError).message).not.toContain('\n');
+  });
+});
+
+describe('apiTokens and isLoopback', () => {
+  it('joins API_TOKENS and the file, one per line or comma-separated', () => {
+    const file = require('node:path').join(require('node:os').tmpdir(), `pgscope-tokens-${process.pid}`);
+    require('node:fs').writeFileSync(file, 'from-file-1\nfrom-file-2, from-file-3\n');
+    expect(apiTokens(loadEnv({ API_TOKENS: 'a,b', API_TOKENS_FILE: file }))).toEqual([
+      'a',
+      'b',
+      'from-file-1',
+      'from-file-2',
+      'from-file-3',
+    ]);
+    expect(apiTokens(loadEnv({}))).toEqual([]);
+  });
+
+  it.each([
+    ['127.0.0.1', true],
+    ['127.1.2.3', true],
+    ['::1', true],
+    ['localhost', true],
+    ['0.0.0.0', false],
+    ['::', false],
+    ['10.0.0.5', false],
+  ])('%s is loopback: %s', (host, expected) => {
+    expect(isLoopback(host)).toBe(expected);
   });
 });

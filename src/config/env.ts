@@ -1,5 +1,17 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import fs from 'node:fs';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  validateSync,
+} from 'class-validator';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -45,6 +57,22 @@ export class Env {
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: LogLevel = 'log';
 
+  /** Bearer tokens accepted on /api (comma-separated). */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[^\s,]+(,[^\s,]+)*$/)
+  API_TOKENS?: string;
+
+  /** A file holding bearer tokens (one per line or comma-separated), for secrets mounted as files. */
+  @IsOptional()
+  @IsString()
+  API_TOKENS_FILE?: string;
+
+  /** Serve /api without tokens on a non-loopback address (logged as a warning at every start). */
+  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @IsBoolean()
+  ALLOW_UNAUTHENTICATED = false;
+
   /** How long a collected answer is served to identical requests; 0 turns the shared cache off. */
   @Transform(toInt)
   @IsInt()
@@ -87,6 +115,9 @@ const EXPECTS: Record<keyof Env, string> = {
   QUERY_TIMEOUT_MS: 'an integer number of milliseconds from 100 to 600000',
   POOL_MAX: 'an integer from 1 to 50 (connections to PostgreSQL)',
   LOG_LEVEL: `one of ${LOG_LEVELS.join(', ')}`,
+  API_TOKENS: 'comma-separated tokens without spaces',
+  API_TOKENS_FILE: 'the path of a readable file of tokens',
+  ALLOW_UNAUTHENTICATED: 'true or false',
   CACHE_TTL_MS: 'an integer number of milliseconds from 0 to 600000 (0 = no cache)',
   HIT_RATIO_GOOD: 'a number from 0 to 1',
   HIT_RATIO_WARNING: 'a number from 0 to 1, not above HIT_RATIO_GOOD',
@@ -118,5 +149,23 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     throw new ConfigError(variable, EXPECTS[variable]);
   }
   if (env.HIT_RATIO_WARNING > env.HIT_RATIO_GOOD) throw new ConfigError('HIT_RATIO_WARNING', EXPECTS.HIT_RATIO_WARNING);
+  if (env.API_TOKENS_FILE !== undefined) {
+    try {
+      fs.accessSync(env.API_TOKENS_FILE, fs.constants.R_OK);
+    } catch {
+      throw new ConfigError('API_TOKENS_FILE', EXPECTS.API_TOKENS_FILE);
+    }
+  }
   return env;
+}
+
+/** The accepted bearer tokens: API_TOKENS and the lines (or comma-separated values) of API_TOKENS_FILE. */
+export function apiTokens(env: Env): string[] {
+  const fromFile = env.API_TOKENS_FILE ? fs.readFileSync(env.API_TOKENS_FILE, 'utf8') : '';
+  return [...(env.API_TOKENS ?? '').split(','), ...fromFile.split(/[\s,]+/)].map((t) => t.trim()).filter(Boolean);
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -1,11 +1,12 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../../common/api-docs';
 import { API_BASE } from '../api-base';
 import { ActivityQueryDto, ActivityResponseDto } from './activity.dto';
 import { ActivityService } from './activity.service';
 
 @ApiTags('activity')
+@ApiBearerAuth()
 @Controller(API_BASE)
 export class ActivityController {
   constructor(private readonly activity: ActivityService) {}
@@ -23,7 +24,7 @@ export class ActivityController {
       '`meta.warnings` entry.',
   })
   @ApiOkResponse({ type: ActivityResponseDto })
-  @ApiProblems(400, 503, 504)
+  @ApiProblems(400, 401, 503, 504)
   get(@Query() query: ActivityQueryDto): Promise<ActivityResponseDto> {
     return this.activity.getActivity(query);
   }

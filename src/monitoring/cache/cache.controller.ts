@@ -1,11 +1,12 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../../common/api-docs';
 import { API_BASE } from '../api-base';
 import { CacheQueryDto, CacheResponseDto } from './cache.dto';
 import { CacheService } from './cache.service';
 
 @ApiTags('cache')
+@ApiBearerAuth()
 @Controller(API_BASE)
 export class CacheController {
   constructor(private readonly cache: CacheService) {}
@@ -22,7 +23,7 @@ export class CacheController {
       '`buffers` reads pg_buffercache (every buffer header: its cost grows with shared_buffers).',
   })
   @ApiOkResponse({ type: CacheResponseDto })
-  @ApiProblems(400, 503, 504)
+  @ApiProblems(400, 401, 503, 504)
   get(@Query() query: CacheQueryDto): Promise<CacheResponseDto> {
     return this.cache.getCache(query);
   }

@@ -1,11 +1,12 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../../common/api-docs';
 import { API_BASE } from '../api-base';
 import { IndexesQueryDto, IndexesResponseDto } from './indexes.dto';
 import { IndexesService } from './indexes.service';
 
 @ApiTags('indexes')
+@ApiBearerAuth()
 @Controller(API_BASE)
 export class IndexesController {
   constructor(private readonly indexes: IndexesService) {}
@@ -24,7 +25,7 @@ export class IndexesController {
       'their sums.',
   })
   @ApiOkResponse({ type: IndexesResponseDto })
-  @ApiProblems(400, 503, 504)
+  @ApiProblems(400, 401, 503, 504)
   list(@Query() query: IndexesQueryDto): Promise<IndexesResponseDto> {
     return this.indexes.getIndexes(query);
   }

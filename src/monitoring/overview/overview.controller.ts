@@ -1,11 +1,12 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems, NoQueryDto } from '../../common/api-docs';
 import { API_BASE } from '../api-base';
 import { ServerOverviewDto } from './overview.dto';
 import { OverviewService } from './overview.service';
 
 @ApiTags('overview')
+@ApiBearerAuth()
 @Controller(API_BASE)
 export class OverviewController {
   constructor(private readonly overview: OverviewService) {}
@@ -19,7 +20,7 @@ export class OverviewController {
       'which extensions are installed, whether pg_stat_statements is preloaded, and the role’s privileges.',
   })
   @ApiOkResponse({ type: ServerOverviewDto })
-  @ApiProblems(400, 503, 504)
+  @ApiProblems(400, 401, 503, 504)
   get(@Query() _query: NoQueryDto): Promise<ServerOverviewDto> {
     return this.overview.getOverview();
   }

@@ -1,11 +1,12 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../../common/api-docs';
 import { API_BASE } from '../api-base';
 import { StatementsQueryDto, StatementsResponseDto } from './statements.dto';
 import { StatementsService } from './statements.service';
 
 @ApiTags('statements')
+@ApiBearerAuth()
 @Controller(API_BASE)
 export class StatementsController {
   constructor(private readonly statements: StatementsService) {}
@@ -23,7 +24,7 @@ export class StatementsController {
       'is not created, with the exact fix.',
   })
   @ApiOkResponse({ type: StatementsResponseDto })
-  @ApiProblems(400, 503, 504)
+  @ApiProblems(400, 401, 503, 504)
   list(@Query() query: StatementsQueryDto): Promise<StatementsResponseDto> {
     return this.statements.listStatements(query);
   }
