@@ -46,8 +46,9 @@ export class ResponseCache {
     if (key === undefined) return;
     if (this.ttlMs <= 0) return;
     // Checked and claimed synchronously: an await in between would let concurrent requests all collect.
-    const pending = this.fresh(key) ? undefined : this.inFlight.get(key);
-    const entry = this.fresh(key) ?? (pending ? await pending : undefined);
+    const stored = this.fresh(key);
+    const pending = stored ? undefined : this.inFlight.get(key);
+    const entry = stored ?? (pending ? await pending : undefined);
     if (entry) {
       this.sendCached(request, reply, entry);
       return reply;

@@ -90,60 +90,35 @@ function counters(sql: Tx, ext: number) {
     sql`(s.jit_generation_time + s.jit_inlining_time + s.jit_optimization_time + s.jit_emission_time${
       deform ? sql` + s.jit_deform_time` : sql``
     })::float8`;
-  const variant = forVersions(ext, {
-    104: {
-      time: 'total_time',
-      plans: sql`null::int8`,
-      planTime: sql`null::float8`,
-      blkTimes: sql`s.blk_read_time::float8 as blk_read_time, s.blk_write_time::float8 as blk_write_time`,
-      wal: sql`null::int8 as wal_records, null::int8 as wal_bytes`,
-      toplevel: sql`null::bool`,
-      jit: sql`null::int8 as jit_functions, null::float8 as jit_time`,
-      since: sql`null::timestamptz`,
-    },
-    108: {
-      time: 'exec_time',
-      plans: sql`s.plans`,
-      planTime: sql`s.total_plan_time::float8`,
-      blkTimes: sql`s.blk_read_time::float8 as blk_read_time, s.blk_write_time::float8 as blk_write_time`,
-      wal: sql`s.wal_records, s.wal_bytes::int8 as wal_bytes`,
-      toplevel: sql`null::bool`,
-      jit: sql`null::int8 as jit_functions, null::float8 as jit_time`,
-      since: sql`null::timestamptz`,
-    },
-    109: {
-      time: 'exec_time',
-      plans: sql`s.plans`,
-      planTime: sql`s.total_plan_time::float8`,
-      blkTimes: sql`s.blk_read_time::float8 as blk_read_time, s.blk_write_time::float8 as blk_write_time`,
-      wal: sql`s.wal_records, s.wal_bytes::int8 as wal_bytes`,
-      toplevel: sql`s.toplevel`,
-      jit: sql`null::int8 as jit_functions, null::float8 as jit_time`,
-      since: sql`null::timestamptz`,
-    },
-    110: {
-      time: 'exec_time',
-      plans: sql`s.plans`,
-      planTime: sql`s.total_plan_time::float8`,
-      blkTimes: sql`s.blk_read_time::float8 as blk_read_time, s.blk_write_time::float8 as blk_write_time`,
-      wal: sql`s.wal_records, s.wal_bytes::int8 as wal_bytes`,
-      toplevel: sql`s.toplevel`,
-      jit: sql`s.jit_functions, ${jit(false)} as jit_time`,
-      since: sql`null::timestamptz`,
-    },
-    // 1.11 (PostgreSQL 17) split block I/O time into shared and local; the sum keeps the old meaning.
-    111: {
-      time: 'exec_time',
-      plans: sql`s.plans`,
-      planTime: sql`s.total_plan_time::float8`,
-      blkTimes: sql`(s.shared_blk_read_time + s.local_blk_read_time)::float8 as blk_read_time,
-                    (s.shared_blk_write_time + s.local_blk_write_time)::float8 as blk_write_time`,
-      wal: sql`s.wal_records, s.wal_bytes::int8 as wal_bytes`,
-      toplevel: sql`s.toplevel`,
-      jit: sql`s.jit_functions, ${jit(true)} as jit_time`,
-      since: sql`s.stats_since`,
-    },
-  });
+  // Each version changes only what it changed; the rest is the previous version's.
+  const v104 = {
+    time: 'total_time',
+    plans: sql`null::int8`,
+    planTime: sql`null::float8`,
+    blkTimes: sql`s.blk_read_time::float8 as blk_read_time, s.blk_write_time::float8 as blk_write_time`,
+    wal: sql`null::int8 as wal_records, null::int8 as wal_bytes`,
+    toplevel: sql`null::bool`,
+    jit: sql`null::int8 as jit_functions, null::float8 as jit_time`,
+    since: sql`null::timestamptz`,
+  };
+  const v108 = {
+    ...v104,
+    time: 'exec_time',
+    plans: sql`s.plans`,
+    planTime: sql`s.total_plan_time::float8`,
+    wal: sql`s.wal_records, s.wal_bytes::int8 as wal_bytes`,
+  };
+  const v109 = { ...v108, toplevel: sql`s.toplevel` };
+  const v110 = { ...v109, jit: sql`s.jit_functions, ${jit(false)} as jit_time` };
+  // 1.11 (PostgreSQL 17) split block I/O time into shared and local; the sum keeps the old meaning.
+  const v111 = {
+    ...v110,
+    blkTimes: sql`(s.shared_blk_read_time + s.local_blk_read_time)::float8 as blk_read_time,
+                  (s.shared_blk_write_time + s.local_blk_write_time)::float8 as blk_write_time`,
+    jit: sql`s.jit_functions, ${jit(true)} as jit_time`,
+    since: sql`s.stats_since`,
+  };
+  const variant = forVersions(ext, { 104: v104, 108: v108, 109: v109, 110: v110, 111: v111 });
   const t = (name: string) => sql.unsafe(variant.time === 'total_time' ? `s.${name}_time` : `s.${name}_exec_time`);
   return sql`
     s.userid::int8 as userid, s.dbid::int8 as dbid, s.queryid::text as queryid, ${variant.toplevel} as toplevel,
