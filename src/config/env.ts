@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import fs from 'node:fs';
+import { QUERY_TEXT_MODES, QueryTextMode } from '../common/query-text';
 import {
   IsBoolean,
   IsIn,
@@ -73,6 +74,10 @@ export class Env {
   @IsBoolean()
   ALLOW_UNAUTHENTICATED = false;
 
+  /** How much of the SQL texts of sessions and statements /api shows. */
+  @IsIn(QUERY_TEXT_MODES)
+  QUERY_TEXT: QueryTextMode = 'full';
+
   /** How long a collected answer is served to identical requests; 0 turns the shared cache off. */
   @Transform(toInt)
   @IsInt()
@@ -118,6 +123,7 @@ const EXPECTS: Record<keyof Env, string> = {
   API_TOKENS: 'comma-separated tokens without spaces',
   API_TOKENS_FILE: 'the path of a readable file of tokens',
   ALLOW_UNAUTHENTICATED: 'true or false',
+  QUERY_TEXT: `one of ${QUERY_TEXT_MODES.join(', ')}`,
   CACHE_TTL_MS: 'an integer number of milliseconds from 0 to 600000 (0 = no cache)',
   HIT_RATIO_GOOD: 'a number from 0 to 1',
   HIT_RATIO_WARNING: 'a number from 0 to 1, not above HIT_RATIO_GOOD',

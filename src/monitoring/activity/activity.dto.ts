@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { MetaDto } from '../../common/meta.dto';
+import { QueryTextMode, QueryTextProperty } from '../../common/query-text';
 import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder, toList, NameParam } from '../../common/query';
 import { ACTIVITY_ORDER_BY, ActivityOrderBy } from './activity.sql';
 
@@ -273,7 +274,9 @@ export class SessionDto {
   @ApiProperty({
     type: 'string',
     nullable: true,
-    description: 'query: the current or last statement; null when the role may not see it (see meta.warnings)',
+    description:
+      'pg_stat_activity.query: the current or last statement, as QUERY_TEXT allows (see queryText); null when the ' +
+      'role may not see it (see meta.warnings) or QUERY_TEXT=none',
   })
   query!: string | null;
 
@@ -303,6 +306,9 @@ export class ActivityResponseDto {
 
   @ApiProperty({ type: ActivitySummaryDto })
   summary!: ActivitySummaryDto;
+
+  @QueryTextProperty()
+  queryText!: QueryTextMode;
 
   @ApiProperty({ type: [SessionDto] })
   sessions!: SessionDto[];

@@ -1,5 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { buildMeta, pgMonitorWarning, WarningDto } from '../../common/meta.dto';
+import { presentQueryText, QueryTextMode } from '../../common/query-text';
+import { Env } from '../../config/env';
 import { DatabaseProvider } from '../../database/database.provider';
 import { ActivityQueryDto, ActivityResponseDto, SessionDto } from './activity.dto';
 import { ActivityFilters, SessionRow, sessionsQuery, summaryQuery } from './activity.sql';
@@ -8,7 +10,10 @@ const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 @Injectable()
 export class ActivityService {
-  constructor(private readonly db: DatabaseProvider) {}
+  constructor(
+    private readonly db: DatabaseProvider,
+    @Inject(Env) private readonly env: Env,
+  ) {}
 
   async getActivity(query: ActivityQueryDto): Promise<ActivityResponseDto> {
     const started = performance.now();
@@ -45,20 +50,22 @@ export class ActivityService {
       return {
         meta: buildMeta(info, started, warnings),
         summary: { ...counts, utilization: usable > 0 ? summary.totalConnections / usable : null },
-        sessions: rows.map(toSession),
+        queryText: this.env.QUERY_TEXT,
+        sessions: rows.map((row) => toSession(row, this.env.QUERY_TEXT)),
       };
     });
   }
 }
 
-function toSession({ hidden, ...row }: SessionRow): SessionDto {
+function toSession({ hidden, ...row }: SessionRow, mode: QueryTextMode): SessionDto {
+  const shown = hidden || mode === 'none' ? null : row.query;
   return {
     ...row,
     backendStart: iso(row.backendStart),
     transactionStart: iso(row.transactionStart),
     queryStart: iso(row.queryStart),
     stateChange: iso(row.stateChange),
-    query: hidden ? null : row.query,
-    queryTruncated: hidden ? false : row.queryTruncated,
+    query: presentQueryText(mode, shown),
+    queryTruncated: shown === null ? false : row.queryTruncated,
   };
 }

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import { MetaDto } from '../../common/meta.dto';
+import { QueryTextMode, QueryTextProperty } from '../../common/query-text';
 import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder, NameParam } from '../../common/query';
 import { STATEMENTS_ORDER_BY, StatementsOrderBy } from './statements.sql';
 
@@ -40,7 +41,8 @@ export class StatementsQueryDto {
   @ApiPropertyOptional({
     description:
       'Only statements whose text contains this substring, case-insensitively; % and _ are literal. ' +
-      'Costs a read of the whole query-text file, unlike the other filters.',
+      'Costs a read of the whole query-text file, unlike the other filters. Only with QUERY_TEXT=full (otherwise ' +
+      'a 400): matches would reveal the literals a redacted text hides.',
     example: 'orders',
   })
   @IsOptional()
@@ -101,7 +103,9 @@ export class StatementDto {
   @ApiProperty({
     type: 'string',
     nullable: true,
-    description: 'Normalised text (constants as $1, $2 …); null when the role may not see it (see meta.warnings)',
+    description:
+      'pg_stat_statements.query: the normalised text (constants as $1, $2 …), as QUERY_TEXT allows (see queryText); ' +
+      'null when the role may not see it (see meta.warnings) or QUERY_TEXT=none',
   })
   query!: string | null;
 
@@ -235,6 +239,9 @@ export class StatementsResponseDto {
 
   @ApiProperty({ type: StatementsTotalsDto, description: 'Over every entry matching the filters, not just this page' })
   totals!: StatementsTotalsDto;
+
+  @QueryTextProperty()
+  queryText!: QueryTextMode;
 
   @ApiProperty({ type: [StatementDto] })
   statements!: StatementDto[];

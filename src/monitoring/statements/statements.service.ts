@@ -1,7 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InvalidParameterError } from '../../common/errors';
 import { buildMeta, pgMonitorWarning, warning, WarningDto } from '../../common/meta.dto';
 import { likeContains } from '../../common/query';
+import { presentQueryText } from '../../common/query-text';
+import { Env } from '../../config/env';
 import { DatabaseProvider, SELF_MARKER, ServerInfo, Tx } from '../../database/database.provider';
 import { StatementDto, StatementsQueryDto, StatementsResponseDto } from './statements.dto';
 import { PgStatStatementsUnavailableError } from './statements.errors';
@@ -29,10 +31,19 @@ export class StatementsService {
    */
   private readonly texts = new Map<string, string | null>();
 
-  constructor(private readonly db: DatabaseProvider) {}
+  constructor(
+    private readonly db: DatabaseProvider,
+    @Inject(Env) private readonly env: Env,
+  ) {}
 
   async listStatements(query: StatementsQueryDto): Promise<StatementsResponseDto> {
     const started = performance.now();
+    if (query.search !== undefined && this.env.QUERY_TEXT !== 'full') {
+      throw InvalidParameterError.of(
+        'search',
+        `is disabled because QUERY_TEXT=${this.env.QUERY_TEXT}: its matches would reveal the texts it hides`,
+      );
+    }
     try {
       return await this.db.read('statements', ({ sql, info }) => this.collect(sql, info, query, started));
     } catch (err) {
@@ -88,7 +99,9 @@ export class StatementsService {
     });
     const page = rows.filter((r) => r.present);
     const hidden = (r: EntryKey) => r.queryid === null || (!info.pgMonitor && r.userid !== stats.currentUserId);
-    if (searchPattern === undefined) {
+    if (this.env.QUERY_TEXT === 'none') {
+      // Nothing to show: no text read.
+    } else if (searchPattern === undefined) {
       await this.loadTexts(
         sql,
         schema,
@@ -129,6 +142,7 @@ export class StatementsService {
         totalExecTimeMs: first?.totalExecTimeMs_ ?? 0,
         totalPlanTimeMs: ext >= 108 ? (first?.totalPlanTimeMs_ ?? 0) : null,
       },
+      queryText: this.env.QUERY_TEXT,
       statements: page.map((r) => this.toStatement(r, hidden(r), grand)),
     };
   }
@@ -137,7 +151,7 @@ export class StatementsService {
     const blocks = r.sharedBlksHit + r.sharedBlksRead;
     return {
       queryId: hidden ? null : r.queryid,
-      query: hidden ? null : (this.texts.get(keyOf(r)) ?? null),
+      query: hidden ? null : presentQueryText(this.env.QUERY_TEXT, this.texts.get(keyOf(r)) ?? null),
       database: r.database,
       user: r.user,
       toplevel: r.toplevel,
