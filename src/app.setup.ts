@@ -4,6 +4,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { registerBearerAuth } from './common/auth';
+import { registerRateLimit, registerSecurityHeaders } from './common/http-hardening';
 import { InvalidParameterError } from './common/errors';
 import { ProblemFilter } from './common/problem.filter';
 import { ResponseCache } from './common/response-cache';
@@ -19,12 +20,19 @@ export async function createApp(
 ): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(env),
-    new FastifyAdapter({ bodyLimit: 16 * 1024, routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 } }),
+    new FastifyAdapter({
+      bodyLimit: 16 * 1024,
+      // A client gets this long to send its request (headers and body): slow-sending clients cannot hold sockets.
+      requestTimeout: 10_000,
+      routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    }),
     { logger: options.logger ?? false, abortOnError: false },
   );
   configureApp(app);
   const fastify = app.getHttpAdapter().getInstance();
-  // Order matters: the token check runs before the cache can answer.
+  // Order matters: the rate limit counts every request, then the token check, then the cache may answer.
+  await registerSecurityHeaders(app);
+  await registerRateLimit(app, env.RATE_LIMIT_PER_MINUTE);
   registerBearerAuth(fastify, apiTokens(env));
   new ResponseCache(env.CACHE_TTL_MS).register(fastify);
   return app;

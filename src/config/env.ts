@@ -74,6 +74,13 @@ export class Env {
   @IsBoolean()
   ALLOW_UNAUTHENTICATED = false;
 
+  /** Requests per minute one client (remote address) may make to /api and /docs; 0 turns the limit off. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  RATE_LIMIT_PER_MINUTE = 1200;
+
   /** How much of the SQL texts of sessions and statements /api shows. */
   @IsIn(QUERY_TEXT_MODES)
   QUERY_TEXT: QueryTextMode = 'full';
@@ -123,6 +130,7 @@ const EXPECTS: Record<keyof Env, string> = {
   API_TOKENS: 'comma-separated tokens without spaces',
   API_TOKENS_FILE: 'the path of a readable file of tokens',
   ALLOW_UNAUTHENTICATED: 'true or false',
+  RATE_LIMIT_PER_MINUTE: 'an integer from 0 (no limit) to 1000000',
   QUERY_TEXT: `one of ${QUERY_TEXT_MODES.join(', ')}`,
   CACHE_TTL_MS: 'an integer number of milliseconds from 0 to 600000 (0 = no cache)',
   HIT_RATIO_GOOD: 'a number from 0 to 1',

@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiProblems } from '../../common/api-docs';
+import { ApiEndpointProblems } from '../../common/api-docs';
 import { API_BASE } from '../api-base';
 import { ActivityQueryDto, ActivityResponseDto } from './activity.dto';
 import { ActivityService } from './activity.service';
@@ -24,7 +24,7 @@ export class ActivityController {
       '`meta.warnings` entry.',
   })
   @ApiOkResponse({ type: ActivityResponseDto })
-  @ApiProblems(400, 401, 503, 504)
+  @ApiEndpointProblems()
   get(@Query() query: ActivityQueryDto): Promise<ActivityResponseDto> {
     return this.activity.getActivity(query);
   }

@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiProblems } from '../../common/api-docs';
+import { ApiEndpointProblems } from '../../common/api-docs';
 import { API_BASE } from '../api-base';
 import { CacheQueryDto, CacheResponseDto } from './cache.dto';
 import { CacheService } from './cache.service';
@@ -23,7 +23,7 @@ export class CacheController {
       '`buffers` reads pg_buffercache (every buffer header: its cost grows with shared_buffers).',
   })
   @ApiOkResponse({ type: CacheResponseDto })
-  @ApiProblems(400, 401, 503, 504)
+  @ApiEndpointProblems()
   get(@Query() query: CacheQueryDto): Promise<CacheResponseDto> {
     return this.cache.getCache(query);
   }

@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiProblems } from '../../common/api-docs';
+import { ApiEndpointProblems } from '../../common/api-docs';
 import { API_BASE } from '../api-base';
 import { IndexesQueryDto, IndexesResponseDto } from './indexes.dto';
 import { IndexesService } from './indexes.service';
@@ -25,7 +25,7 @@ export class IndexesController {
       'their sums.',
   })
   @ApiOkResponse({ type: IndexesResponseDto })
-  @ApiProblems(400, 401, 503, 504)
+  @ApiEndpointProblems()
   list(@Query() query: IndexesQueryDto): Promise<IndexesResponseDto> {
     return this.indexes.getIndexes(query);
   }

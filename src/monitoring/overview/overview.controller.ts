@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiProblems, NoQueryDto } from '../../common/api-docs';
+import { ApiEndpointProblems, NoQueryDto } from '../../common/api-docs';
 import { API_BASE } from '../api-base';
 import { ServerOverviewDto } from './overview.dto';
 import { OverviewService } from './overview.service';
@@ -20,7 +20,7 @@ export class OverviewController {
       'which extensions are installed, whether pg_stat_statements is preloaded, and the role’s privileges.',
   })
   @ApiOkResponse({ type: ServerOverviewDto })
-  @ApiProblems(400, 401, 503, 504)
+  @ApiEndpointProblems()
   get(@Query() _query: NoQueryDto): Promise<ServerOverviewDto> {
     return this.overview.getOverview();
   }

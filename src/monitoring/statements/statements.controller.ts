@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiProblems } from '../../common/api-docs';
+import { ApiEndpointProblems } from '../../common/api-docs';
 import { API_BASE } from '../api-base';
 import { StatementsQueryDto, StatementsResponseDto } from './statements.dto';
 import { StatementsService } from './statements.service';
@@ -24,7 +24,7 @@ export class StatementsController {
       'is not created, with the exact fix.',
   })
   @ApiOkResponse({ type: StatementsResponseDto })
-  @ApiProblems(400, 401, 503, 504)
+  @ApiEndpointProblems()
   list(@Query() query: StatementsQueryDto): Promise<StatementsResponseDto> {
     return this.statements.listStatements(query);
   }
