@@ -7,6 +7,7 @@ import { registerBearerAuth } from './common/auth';
 import { registerRateLimit, registerSecurityHeaders } from './common/http-hardening';
 import { InvalidParameterError } from './common/errors';
 import { ProblemFilter } from './common/problem.filter';
+import { RejectNulPipe } from './common/query';
 import { ResponseCache } from './common/response-cache';
 import { apiTokens, Env } from './config/env';
 
@@ -41,6 +42,7 @@ export async function createApp(
 /** Pipes, the error filter and Swagger: the one setup shared by main.ts, the e2e tests and the OpenAPI exporter. */
 export function configureApp(app: NestFastifyApplication): OpenAPIObject {
   app.useGlobalPipes(
+    new RejectNulPipe(),
     new ValidationPipe({
       whitelist: true,
       forbidNonWhitelisted: true,

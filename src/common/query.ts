@@ -1,7 +1,8 @@
-import { applyDecorators } from '@nestjs/common';
+import { applyDecorators, ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { InvalidParameterError } from './errors';
 
 /** 'true'/'false' (as a query string sends them) to booleans; anything else is left for IsBoolean to reject. */
 export const toBoolean = ({ value }: { value: unknown }): unknown =>
@@ -77,4 +78,22 @@ export function NameParam(description: string, example: string): PropertyDecorat
     IsString(),
     Matches(/^.{1,128}$/su, { message: 'must be 1 to 128 characters' }),
   );
+}
+
+/**
+ * Runs before validation on every query object: a NUL character cannot reach PostgreSQL in a text parameter
+ * (22021 invalid byte sequence), so it is a 400 naming the parameter rather than a failed query.
+ */
+@Injectable()
+export class RejectNulPipe implements PipeTransform {
+  transform(value: unknown, metadata: ArgumentMetadata): unknown {
+    if (metadata.type !== 'query' || !value || typeof value !== 'object') return value;
+    for (const [name, v] of Object.entries(value)) {
+      const values: unknown[] = Array.isArray(v) ? v : [v];
+      if (values.some((x) => typeof x === 'string' && x.includes('\u0000'))) {
+        throw InvalidParameterError.of(name, 'must not contain a NUL character');
+      }
+    }
+    return value;
+  }
 }
