@@ -4,6 +4,9 @@ import { createApp } from './app.setup';
 import { apiTokens, ConfigError, Env, isLoopback, loadEnv, LOG_LEVELS } from './config/env';
 import { DemoServer } from './database/demo';
 
+/** How long requests in flight get to finish after SIGTERM/SIGINT. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 async function bootstrap(): Promise<void> {
   let env: Env;
   try {
@@ -47,8 +50,15 @@ async function bootstrap(): Promise<void> {
     if (closing) return;
     closing = true;
     log.log(`${signal} received: finishing requests and closing`);
+    // Requests in flight finish; keep-alive connections are closed as soon as they fall idle (Node closes only
+    // those idle at the moment close() starts), and after SHUTDOWN_GRACE_MS whatever is left is cut.
+    const server = app.getHttpServer();
+    const reaper = setInterval(() => server.closeIdleConnections(), 100);
+    const cut = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
     try {
       await app.close();
+      clearInterval(reaper);
+      clearTimeout(cut);
       await demo?.stop();
     } finally {
       process.exit(0);

@@ -1,7 +1,18 @@
 import { AppError, DatabaseUnavailableError, InsufficientPrivilegeError, QueryTimeoutError } from './errors';
 
 /** SQLSTATE classes and codes that mean "the server cannot be reached or went away". */
-const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006']);
+const CONNECTION_SQLSTATES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '57P05',
+  '53300',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+]);
 /** Error codes postgres.js and Node give to socket-level failures. */
 const CONNECTION_ERRNOS = new Set([
   'ECONNREFUSED',
@@ -16,6 +27,27 @@ const CONNECTION_ERRNOS = new Set([
   'CONNECT_TIMEOUT',
   'CONNECTION_CONNECT_TIMEOUT',
 ]);
+
+/**
+ * A connection that died while idle in the pool (terminated by a DBA or idle_session_timeout, reset by a proxy or a
+ * restart): postgres.js reports it to the next query sent on it. Refused connections and timeouts are not here:
+ * the server is down, and trying again would only double the wait.
+ */
+const STALE_CONNECTION_CODES = new Set([
+  '57P01',
+  '57P02',
+  '57P05',
+  'ECONNRESET',
+  'EPIPE',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+]);
+
+export function isStaleConnectionError(err: unknown): boolean {
+  const code = (err as PgLikeError | undefined)?.code;
+  return typeof code === 'string' && STALE_CONNECTION_CODES.has(code);
+}
 
 export interface PgLikeError {
   code?: string;

@@ -37,19 +37,50 @@ const BASE_SETTINGS: Record<string, string | number | boolean> = {
   logging_collector: 'off',
 };
 
+interface Launch {
+  binDir: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  runAs?: { uid: number; gid: number };
+  logPath: string;
+  onLog?: (line: string) => void;
+}
+
 export class EmbeddedPostgres {
   private exited = false;
+  private child: ChildProcess;
 
   private constructor(
     readonly major: number,
     readonly port: number,
     readonly password: string,
     readonly dataDir: string,
-    private readonly child: ChildProcess,
+    private readonly launch: Launch,
   ) {
-    child.once('exit', () => {
-      this.exited = true;
+    this.child = this.spawn();
+  }
+
+  private spawn(): ChildProcess {
+    const { binDir, args, env, runAs, logPath, onLog } = this.launch;
+    const logFd = fs.openSync(logPath, 'a');
+    const child = spawn(path.join(binDir, 'postgres'), args, {
+      env,
+      uid: runAs?.uid,
+      gid: runAs?.gid,
+      stdio: ['ignore', onLog ? 'pipe' : logFd, onLog ? 'pipe' : logFd],
     });
+    fs.closeSync(logFd);
+    if (onLog) {
+      for (const stream of [child.stdout, child.stderr]) {
+        stream?.setEncoding('utf8');
+        stream?.on('data', (chunk: string) => chunk.split('\n').filter(Boolean).forEach(onLog));
+      }
+    }
+    this.exited = false;
+    child.once('exit', () => {
+      if (this.child === child) this.exited = true;
+    });
+    return child;
   }
 
   /** initdb + start, resolved when the server accepts connections. */
@@ -102,22 +133,14 @@ export class EmbeddedPostgres {
     const args = ['-D', pgdata, '-p', String(port)];
     for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
     const logPath = path.join(dataDir, 'server.log');
-    const logFd = fs.openSync(logPath, 'a');
-    const child = spawn(path.join(usableBinDir, 'postgres'), args, {
+    const server = new EmbeddedPostgres(major, port, password, dataDir, {
+      binDir: usableBinDir,
+      args,
       env,
-      uid: runAs?.uid,
-      gid: runAs?.gid,
-      stdio: ['ignore', options.onLog ? 'pipe' : logFd, options.onLog ? 'pipe' : logFd],
+      runAs,
+      logPath,
+      onLog: options.onLog,
     });
-    fs.closeSync(logFd);
-    if (options.onLog) {
-      const onLog = options.onLog;
-      for (const stream of [child.stdout, child.stderr]) {
-        stream?.setEncoding('utf8');
-        stream?.on('data', (chunk: string) => chunk.split('\n').filter(Boolean).forEach(onLog));
-      }
-    }
-    const server = new EmbeddedPostgres(major, port, password, dataDir, child);
     try {
       await server.waitReady(30_000, logPath);
     } catch (err) {
@@ -138,12 +161,37 @@ export class EmbeddedPostgres {
 
   /** Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL; removes the data directory. */
   async stop(): Promise<void> {
+    await this.shutdown();
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /**
+   * Stops the server (fast shutdown: sessions are terminated, as in a real restart) and keeps its data directory;
+   * `resume()` starts it again on the same port. For fault-injection tests.
+   */
+  async pause(): Promise<void> {
+    await this.shutdown();
+  }
+
+  async resume(): Promise<void> {
+    if (!this.exited) return;
+    this.child = this.spawn();
+    await this.waitReady(30_000, this.launch.logPath);
+  }
+
+  async restart(): Promise<void> {
+    await this.pause();
+    await this.resume();
+  }
+
+  private async shutdown(): Promise<void> {
     if (!this.exited && this.child.pid !== undefined) {
-      const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+      const child = this.child;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       const escalate = async (signal: NodeJS.Signals, waitMs: number): Promise<boolean> => {
         if (this.exited) return true;
         try {
-          this.child.kill(signal);
+          child.kill(signal);
         } catch {
           return true;
         }
@@ -151,7 +199,6 @@ export class EmbeddedPostgres {
       };
       if (!(await escalate('SIGINT', 10_000)) && !(await escalate('SIGQUIT', 5_000))) await escalate('SIGKILL', 5_000);
     }
-    fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
 
   /** Synchronous last resort for process 'exit' handlers: immediate shutdown, no waiting. */

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import postgres from 'postgres';
 import { AppError } from '../common/errors';
-import { isConnectionError, mapPgError, PgLikeError } from '../common/pg-errors';
+import { isConnectionError, isStaleConnectionError, mapPgError, PgLikeError } from '../common/pg-errors';
 import { DatabaseProvider, ReadContext, ReadOptions, ServerInfo } from './database.provider';
 import { majorOf } from './pg-version';
 import { serverInfoQuery } from './server-info.sql';
@@ -101,30 +101,42 @@ export class PostgresProvider extends DatabaseProvider {
   ): Promise<T> {
     const statementTimeout = Math.round(options?.statementTimeoutMs ?? this.queryTimeoutMs);
     const lockTimeout = Math.round(options?.lockTimeoutMs ?? Math.min(this.defaultLockTimeoutMs, statementTimeout));
-    try {
-      return (await this.sql.begin('read only', async (tx) => {
-        // The connection's startup parameters already carry the default timeouts; only overrides cost a round trip.
-        if (statementTimeout !== this.queryTimeoutMs || lockTimeout !== this.defaultLockTimeoutMs) {
-          // Integers from configuration or code, never from a client.
-          await tx
-            .unsafe(
-              `set /* pgscope */ local statement_timeout = ${statementTimeout}; set /* pgscope */ local lock_timeout = ${lockTimeout}`,
-            )
-            .simple();
-        }
-        const optional: ReadContext['optional'] = async (part, sqlstates, fallback) => {
-          try {
-            return (await tx.savepoint((sp) => part(sp))) as Awaited<ReturnType<typeof part>>;
-          } catch (err) {
-            const code = (err as PgLikeError).code;
-            if (typeof code === 'string' && sqlstates.includes(code)) return fallback(code);
-            throw err;
+    for (let attempt = 1; ; attempt++) {
+      let begun = false;
+      try {
+        return (await this.sql.begin('read only', async (tx) => {
+          begun = true;
+          // The connection's startup parameters already carry the default timeouts; only overrides cost a round trip.
+          if (statementTimeout !== this.queryTimeoutMs || lockTimeout !== this.defaultLockTimeoutMs) {
+            // Integers from configuration or code, never from a client.
+            await tx
+              .unsafe(
+                `set /* pgscope */ local statement_timeout = ${statementTimeout}; set /* pgscope */ local lock_timeout = ${lockTimeout}`,
+              )
+              .simple();
           }
-        };
-        return fn({ sql: tx, optional });
-      })) as T;
-    } catch (err) {
-      throw this.translate(name, err, statementTimeout);
+          const optional: ReadContext['optional'] = async (part, sqlstates, fallback) => {
+            try {
+              return (await tx.savepoint((sp) => part(sp))) as Awaited<ReturnType<typeof part>>;
+            } catch (err) {
+              const code = (err as PgLikeError).code;
+              if (typeof code === 'string' && sqlstates.includes(code)) return fallback(code);
+              throw err;
+            }
+          };
+          return fn({ sql: tx, optional });
+        })) as T;
+      } catch (err) {
+        // A pooled connection that died while idle fails at BEGIN, before any monitoring query ran: one more try on
+        // a fresh connection is safe. A query killed mid-way (begun) is never run again: a DBA may have killed it
+        // on purpose.
+        if (!begun && attempt === 1 && isStaleConnectionError(err)) {
+          this.info = undefined;
+          this.logger.warn(`query "${name}": a pooled connection had closed (${(err as PgLikeError).code}); retrying`);
+          continue;
+        }
+        throw this.translate(name, err, statementTimeout);
+      }
     }
   }
 
