@@ -10,6 +10,7 @@ import { ProblemFilter } from './common/problem.filter';
 import { RejectNulPipe } from './common/query';
 import { ResponseCache } from './common/response-cache';
 import { apiTokens, Env } from './config/env';
+import { RECORDED_EXAMPLES } from './openapi-examples';
 
 export const API_TITLE = 'pgscope';
 export const API_VERSION = '0.1.0';
@@ -77,9 +78,70 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
         'usage, bloat and cache hit rates, on PostgreSQL 13 to 18 with one schema. A field a server version lacks ' +
         'is null, never missing. Every error is application/problem+json (RFC 9457) with a stable `code`.',
     )
+    .addTag('overview', 'The server: version, uptime, size, connections, what pgscope can read and the key settings')
+    .addTag('activity', 'Sessions from pg_stat_activity: what runs, what waits, and who blocks whom')
+    .addTag('statements', 'The costliest statements from pg_stat_statements')
+    .addTag('indexes', 'Index and table usage: unused, duplicate, invalid and missing indexes, table and index bloat')
+    .addTag('cache', 'Buffer cache hit ratios of the database, tables and indexes, and what occupies shared_buffers')
+    .addTag('health', 'Liveness and readiness probes; open without a token, they reveal nothing about the database')
+    .setLicense('MIT', 'https://opensource.org/licenses/MIT')
+    .addServer('/', 'This pgscope (the document is served by the instance it describes)')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A token from API_TOKENS / API_TOKENS_FILE' })
     .build();
-  return sortDocument(SwaggerModule.createDocument(app, config));
+  return sortDocument(applyRecordedExamples(normalizeDocument(SwaggerModule.createDocument(app, config))));
+}
+
+type SchemaNode = Record<string, unknown>;
+
+/**
+ * What @nestjs/swagger leaves for a linter to complain about, fixed the same way everywhere:
+ * - a property that points at a named enum is `allOf: [$ref]` (so it can carry a description): it gets the
+ *   enum's `type` beside it; a nullable one is inlined with null among its values (OpenAPI 3.0.3);
+ * - an array-of-enum parameter loses its example: it gets the enum's first value;
+ * - an operation without a security requirement is public: it says so (`security: []`).
+ */
+function normalizeDocument(doc: OpenAPIObject): OpenAPIObject {
+  const schemas = (doc.components?.schemas ?? {}) as Record<string, SchemaNode>;
+  const target = (ref: unknown): SchemaNode | undefined =>
+    typeof ref === 'string' ? schemas[ref.replace('#/components/schemas/', '')] : undefined;
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (!node || typeof node !== 'object') return;
+    const schema = node as SchemaNode;
+    const allOf = schema.allOf as SchemaNode[] | undefined;
+    const referenced = allOf?.length === 1 ? target(allOf[0].$ref) : undefined;
+    if (referenced?.enum && schema.nullable === true) {
+      // OpenAPI 3.0: `nullable` does not reach into allOf, and a nullable enum lists null among its values.
+      delete schema.allOf;
+      schema.type = referenced.type;
+      schema.enum = [...(referenced.enum as unknown[]), null];
+    } else if (referenced && schema.type === undefined && referenced.type !== undefined) {
+      schema.type = referenced.type;
+    }
+    Object.values(schema).forEach(visit);
+  };
+  visit(doc.components);
+  for (const item of Object.values(doc.paths)) {
+    for (const operation of Object.values(item) as SchemaNode[]) {
+      if (!operation || typeof operation !== 'object' || !('responses' in operation)) continue;
+      operation.security ??= [];
+      for (const parameter of (operation.parameters ?? []) as SchemaNode[]) {
+        const schema = parameter.schema as SchemaNode | undefined;
+        const items = schema?.items as SchemaNode | undefined;
+        const values = target(items?.$ref)?.enum as unknown[] | undefined;
+        if (parameter.example === undefined && values?.length) parameter.example = [values[0]];
+        const enumValues = target(schema?.$ref)?.enum as unknown[] | undefined;
+        if (parameter.example === undefined && enumValues?.length) parameter.example = schema?.default ?? enumValues[0];
+      }
+      visit(operation);
+    }
+  }
+  // Enums only used nullable were inlined above: their components are no longer referenced.
+  const text = JSON.stringify(doc.paths) + JSON.stringify(schemas);
+  for (const name of Object.keys(schemas)) {
+    if (!text.includes(`"#/components/schemas/${name}"`)) delete schemas[name];
+  }
+  return doc;
 }
 
 /** Byte-stable output: paths and schemas in name order (properties keep their declared order). */
@@ -91,4 +153,57 @@ function sortDocument(doc: OpenAPIObject): OpenAPIObject {
     paths: sortKeys(doc.paths) ?? {},
     components: doc.components && { ...doc.components, schemas: sortKeys(doc.components.schemas) },
   };
+}
+
+/**
+ * Real answers recorded from the embedded demo (scripts/record-examples.js) become each operation's response
+ * example, and give every field without a hand-written example the first non-null value it had there.
+ */
+function applyRecordedExamples(doc: OpenAPIObject): OpenAPIObject {
+  const schemas = (doc.components?.schemas ?? {}) as Record<string, SchemaNode>;
+  const seen = new Map<string, Map<string, unknown[]>>();
+  const refName = (schema: SchemaNode | undefined): string | undefined => {
+    const ref = schema?.$ref ?? (schema?.allOf as SchemaNode[] | undefined)?.[0]?.$ref;
+    return typeof ref === 'string' ? ref.replace('#/components/schemas/', '') : undefined;
+  };
+  const collect = (schema: SchemaNode | undefined, value: unknown): void => {
+    if (!schema || value === null || value === undefined) return;
+    if (Array.isArray(value)) {
+      value.forEach((v) => collect(schema.items as SchemaNode | undefined, v));
+      return;
+    }
+    const name = refName(schema);
+    if (!name || typeof value !== 'object') return;
+    const properties = (schemas[name]?.properties ?? {}) as Record<string, SchemaNode>;
+    const values = seen.get(name) ?? new Map<string, unknown[]>();
+    seen.set(name, values);
+    for (const [property, propertySchema] of Object.entries(properties)) {
+      const v = (value as Record<string, unknown>)[property];
+      values.set(property, [...(values.get(property) ?? []), v]);
+      collect(propertySchema, v);
+    }
+  };
+  const isPlain = (v: unknown): boolean =>
+    v !== null &&
+    (typeof v !== 'object' ||
+      (Array.isArray(v) && v.length > 0 && v.every((x) => x === null || typeof x !== 'object')));
+  for (const item of Object.values(doc.paths)) {
+    for (const operation of Object.values(item) as SchemaNode[]) {
+      const sample = RECORDED_EXAMPLES[String(operation?.operationId)];
+      const ok = (operation?.responses as Record<string, SchemaNode> | undefined)?.['200'];
+      const media = (ok?.content as Record<string, SchemaNode> | undefined)?.['application/json'];
+      if (!sample || !media) continue;
+      media.example = sample;
+      collect(media.schema as SchemaNode, sample);
+    }
+  }
+  for (const [name, values] of seen) {
+    const properties = (schemas[name]?.properties ?? {}) as Record<string, SchemaNode>;
+    for (const [property, schema] of Object.entries(properties)) {
+      if (schema.example !== undefined || refName(schema) !== undefined) continue;
+      const example = values.get(property)?.find(isPlain);
+      if (example !== undefined) schema.example = example;
+    }
+  }
+  return doc;
 }

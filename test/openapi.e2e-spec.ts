@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { renderOpenApi } from '../src/openapi';
@@ -19,5 +20,73 @@ describe('openapi.json', () => {
     } finally {
       await api.close();
     }
+  });
+});
+
+describe('openapi.json quality', () => {
+  const doc = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'openapi.json'), 'utf8')) as {
+    paths: Record<
+      string,
+      Record<string, { operationId?: string; tags?: string[]; parameters?: any[]; responses: any }>
+    >;
+    components: { schemas: Record<string, { properties?: Record<string, any> }> };
+  };
+  const operations = Object.entries(doc.paths).flatMap(([route, item]) =>
+    Object.entries(item).map(([method, op]) => ({ route, method, op })),
+  );
+
+  it('names every operation as an SDK method and tags it with its family', () => {
+    expect(operations.map(({ op }) => [op.operationId, op.tags])).toEqual([
+      ['getServerOverview', ['overview']],
+      ['getActivity', ['activity']],
+      ['getCache', ['cache']],
+      ['listIndexes', ['indexes']],
+      ['listStatements', ['statements']],
+      ['getLiveness', ['health']],
+      ['getReadiness', ['health']],
+    ]);
+  });
+
+  it('describes every parameter and field and gives each an example', () => {
+    const missing: string[] = [];
+    for (const { route, op } of operations) {
+      for (const p of op.parameters ?? []) {
+        if (!p.description) missing.push(`${route} ${p.name}: description`);
+        if (p.example === undefined && p.schema?.example === undefined) missing.push(`${route} ${p.name}: example`);
+      }
+    }
+    for (const [name, schema] of Object.entries(doc.components.schemas)) {
+      for (const [property, s] of Object.entries(schema.properties ?? {})) {
+        if (!s.description) missing.push(`${name}.${property}: description`);
+        // A field that is another schema is exemplified by that schema's own fields.
+        const nested = s.$ref || s.allOf || s.items?.$ref;
+        if (!nested && s.example === undefined) missing.push(`${name}.${property}: example`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it('lists the error responses of every /api operation, and a recorded example for every 200', () => {
+    for (const { route, op } of operations) {
+      expect([route, op.responses['200'].content['application/json'].example]).toEqual([route, expect.any(Object)]);
+      if (route.startsWith('/api/')) {
+        expect([route, Object.keys(op.responses).sort()]).toEqual([
+          route,
+          ['200', '400', '401', '403', '429', '500', '503', '504'],
+        ]);
+      }
+    }
+  });
+
+  it('passes the OpenAPI linter (Redocly, recommended-strict plus redocly.yaml) with no problem', () => {
+    const root = path.join(__dirname, '..');
+    const result = spawnSync(process.execPath, [require.resolve('@redocly/cli/bin/cli.js'), 'lint', 'openapi.json'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+    });
+    const output = `${result.stdout}${result.stderr}`;
+    expect([result.status, output]).toEqual([0, expect.stringContaining('Your API description is valid')]);
+    expect(output).not.toMatch(/\d+ warnings?\b/); // (Node 20 end-of-life banner aside)
   });
 });

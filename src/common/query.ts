@@ -15,7 +15,7 @@ export const toList = ({ value }: { value: unknown }): unknown =>
 /** An optional boolean query parameter (true|false). */
 export function BooleanParam(description: string, defaultValue?: boolean): PropertyDecorator {
   return applyDecorators(
-    ApiPropertyOptional({ description, type: 'boolean', default: defaultValue }),
+    ApiPropertyOptional({ description, type: 'boolean', default: defaultValue, example: defaultValue !== true }),
     IsOptional(),
     Transform(toBoolean),
     IsBoolean({ message: 'must be true or false' }),
@@ -23,9 +23,15 @@ export function BooleanParam(description: string, defaultValue?: boolean): Prope
 }
 
 /** An optional integer query parameter within [min, max]. */
-export function IntParam(description: string, min: number, max: number, defaultValue?: number): PropertyDecorator {
+export function IntParam(
+  description: string,
+  min: number,
+  max: number,
+  defaultValue?: number,
+  example = defaultValue ?? min,
+): PropertyDecorator {
   return applyDecorators(
-    ApiPropertyOptional({ description, type: 'integer', minimum: min, maximum: max, default: defaultValue }),
+    ApiPropertyOptional({ description, type: 'integer', minimum: min, maximum: max, default: defaultValue, example }),
     IsOptional(),
     Type(() => Number),
     IsInt({ message: 'must be an integer' }),
@@ -45,6 +51,7 @@ export function OrderParam(defaultValue: SortOrder): PropertyDecorator {
       enum: SORT_ORDERS,
       enumName: 'SortOrder',
       default: defaultValue,
+      example: 'desc',
     }),
     IsOptional(),
     IsIn(SORT_ORDERS, { message: 'must be asc or desc' }),
@@ -59,7 +66,13 @@ export function EnumParam(
   defaultValue?: string,
 ): PropertyDecorator {
   return applyDecorators(
-    ApiPropertyOptional({ description, enum: values, enumName, default: defaultValue }),
+    ApiPropertyOptional({
+      description,
+      enum: values,
+      enumName,
+      default: defaultValue,
+      example: defaultValue ?? values[0],
+    }),
     IsOptional(),
     IsIn(values, { message: `must be one of: ${values.join(', ')}` }),
   );

@@ -5,7 +5,11 @@ import { AppError } from '../common/errors';
 import { DatabaseProvider } from '../database/database.provider';
 
 export class HealthDto {
-  @ApiProperty({ enum: ['ok'], example: 'ok' })
+  @ApiProperty({
+    description: 'Always ok when the request is answered; a failure is a 503 problem',
+    enum: ['ok'],
+    example: 'ok',
+  })
   status!: 'ok';
 }
 
@@ -16,7 +20,11 @@ export class HealthController {
   constructor(private readonly db: DatabaseProvider) {}
 
   @Get('live')
-  @ApiOperation({ operationId: 'getLiveness', summary: 'The process is up' })
+  @ApiOperation({
+    operationId: 'getLiveness',
+    summary: 'The process is up',
+    description: 'Always 200 while the process answers HTTP; it does not touch the database (see getReadiness).',
+  })
   @ApiOkResponse({ type: HealthDto })
   @ApiProblems(400)
   live(@Query() _query: NoQueryDto): HealthDto {

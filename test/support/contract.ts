@@ -33,7 +33,7 @@ function convert(schema: unknown): unknown {
   }
   if (out.properties && out.additionalProperties === undefined) out.additionalProperties = false;
   if (nullable) {
-    if (Array.isArray(out.enum)) out.enum = [...out.enum, null];
+    if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
     return { anyOf: [out, { type: 'null' }] };
   }
   return out;

@@ -41,7 +41,13 @@ export class ActivityQueryDto {
   @MaxLength(128)
   application?: string;
 
-  @IntParam('Only active sessions whose current query has run at least this many milliseconds', 0, 604_800_000)
+  @IntParam(
+    'Only active sessions whose current query has run at least this many milliseconds',
+    0,
+    604_800_000,
+    undefined,
+    5000,
+  )
   minDurationMs?: number;
 
   @BooleanParam('true: only sessions waiting on a heavyweight lock (wait_event_type = Lock); false: the others')
@@ -87,7 +93,7 @@ export class StateCountDto {
   })
   state!: string | null;
 
-  @ApiProperty({ type: 'integer', example: 3 })
+  @ApiProperty({ description: 'Client backends in this state', type: 'integer', example: 3 })
   count!: number;
 }
 
@@ -100,7 +106,7 @@ export class WaitEventTypeCountDto {
   })
   waitEventType!: string | null;
 
-  @ApiProperty({ type: 'integer', example: 2 })
+  @ApiProperty({ description: 'Sessions waiting on this wait_event_type', type: 'integer', example: 2 })
   count!: number;
 }
 
@@ -176,6 +182,7 @@ export class SessionDto {
   pid!: number;
 
   @ApiProperty({
+    example: 4242,
     type: 'integer',
     nullable: true,
     description: 'For a parallel worker, the pid of its leader (leader_pid)',
@@ -255,6 +262,7 @@ export class SessionDto {
     format: 'int64',
     nullable: true,
     description: 'backend_xid: the transaction id, once it wrote',
+    example: 7391,
   })
   backendXid!: number | null;
 
@@ -301,15 +309,21 @@ export class SessionDto {
 }
 
 export class ActivityResponseDto {
-  @ApiProperty({ type: MetaDto })
+  @ApiProperty({ description: 'When and how this answer was collected, and what limited it (warnings)', type: MetaDto })
   meta!: MetaDto;
 
-  @ApiProperty({ type: ActivitySummaryDto })
+  @ApiProperty({
+    description: 'Counts over every session of the server, whatever the filters',
+    type: ActivitySummaryDto,
+  })
   summary!: ActivitySummaryDto;
 
   @QueryTextProperty()
   queryText!: QueryTextMode;
 
-  @ApiProperty({ type: [SessionDto] })
+  @ApiProperty({
+    description: 'The sessions matching the filters, in the requested order, at most `limit`',
+    type: [SessionDto],
+  })
   sessions!: SessionDto[];
 }

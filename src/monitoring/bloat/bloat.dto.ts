@@ -60,6 +60,7 @@ export class BloatDto {
   reasons!: BloatReason[];
 
   @ApiProperty({
+    example: 12.5,
     type: 'number',
     nullable: true,
     description: 'measured only: time the scan took, ms; null for estimates',

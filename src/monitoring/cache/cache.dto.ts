@@ -31,6 +31,8 @@ export class CacheQueryDto {
     'Only relations with at least this many blocks read (all of a table’s reads, for perTable)',
     0,
     Number.MAX_SAFE_INTEGER,
+    undefined,
+    1000,
   )
   minReads?: number;
 }
@@ -39,12 +41,14 @@ const ratioProp = (what: string): ApiPropertyOptions => ({
   type: 'number',
   nullable: true,
   description: `${what}: hit / (hit + read), 0..1; null when hit + read is 0`,
+  example: 0.97,
 });
 const statusProp = (what: string): ApiPropertyOptions => ({
   type: 'string',
   nullable: true,
   enum: RATIO_STATUS,
   enumName: 'RatioStatus',
+  example: 'warning',
   description: `${what}: good (≥ HIT_RATIO_GOOD, default 0.99), warning (≥ HIT_RATIO_WARNING, default 0.95) or critical; null below HIT_RATIO_MIN_BLOCKS (default 1000) blocks of traffic`,
 });
 const blocksProp = (column: string): ApiPropertyOptions => ({ type: 'integer', format: 'int64', description: column });
@@ -131,10 +135,10 @@ export class TablesCacheDto {
 }
 
 export class TableCacheDto {
-  @ApiProperty()
+  @ApiProperty({ description: 'Schema of the table (pg_namespace.nspname)' })
   schema!: string;
 
-  @ApiProperty()
+  @ApiProperty({ description: 'Table name (pg_class.relname)' })
   table!: string;
 
   @ApiProperty(blocksProp('heap_blks_hit'))
@@ -183,13 +187,13 @@ export class TableCacheDto {
 }
 
 export class IndexCacheDto {
-  @ApiProperty()
+  @ApiProperty({ description: 'Schema of the index (pg_namespace.nspname)' })
   schema!: string;
 
-  @ApiProperty()
+  @ApiProperty({ description: 'Table the index belongs to (pg_class.relname)' })
   table!: string;
 
-  @ApiProperty()
+  @ApiProperty({ description: 'Index name (pg_class.relname)' })
   index!: string;
 
   @ApiProperty(blocksProp('idx_blks_hit'))
@@ -214,7 +218,7 @@ export class IndexCacheDto {
 }
 
 export class BufferRelationDto {
-  @ApiProperty()
+  @ApiProperty({ description: 'Schema of the relation (pg_namespace.nspname)' })
   schema!: string;
 
   @ApiProperty({ description: 'Table, index, TOAST table, … of this database or a shared catalog' })
@@ -249,10 +253,11 @@ export class BuffersDto {
 }
 
 export class CacheResponseDto {
-  @ApiProperty({ type: MetaDto })
+  @ApiProperty({ description: 'When and how this answer was collected, and what limited it (warnings)', type: MetaDto })
   meta!: MetaDto;
 
   @ApiProperty({
+    example: '2026-11-20T08:00:00.000Z',
     type: 'string',
     format: 'date-time',
     nullable: true,
@@ -261,19 +266,28 @@ export class CacheResponseDto {
   })
   statsReset!: string | null;
 
-  @ApiProperty({ type: DatabaseCacheDto })
+  @ApiProperty({ description: 'This database (pg_stat_database of the connected database)', type: DatabaseCacheDto })
   database!: DatabaseCacheDto;
 
-  @ApiProperty({ type: ClusterCacheDto })
+  @ApiProperty({
+    description: 'Every database of the server together (pg_stat_database summed)',
+    type: ClusterCacheDto,
+  })
   cluster!: ClusterCacheDto;
 
   @ApiProperty({ type: TablesCacheDto, description: 'All user tables in scope together' })
   tables!: TablesCacheDto;
 
-  @ApiProperty({ type: [TableCacheDto] })
+  @ApiProperty({
+    description: 'Per-table ratios for the tables matching the filters, at most `limit`',
+    type: [TableCacheDto],
+  })
   perTable!: TableCacheDto[];
 
-  @ApiProperty({ type: [IndexCacheDto] })
+  @ApiProperty({
+    description: 'Per-index ratios for the indexes of the tables matching the filters, at most `limit`',
+    type: [IndexCacheDto],
+  })
   perIndex!: IndexCacheDto[];
 
   @ApiProperty({

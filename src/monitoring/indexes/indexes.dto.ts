@@ -86,13 +86,13 @@ export class IndexesSummaryDto {
 }
 
 export class IndexDto {
-  @ApiProperty({ example: 'public' })
+  @ApiProperty({ description: 'Schema of the index (pg_namespace.nspname)', example: 'public' })
   schema!: string;
 
-  @ApiProperty({ example: 'orders' })
+  @ApiProperty({ description: 'Table the index belongs to (pg_class.relname)', example: 'orders' })
   table!: string;
 
-  @ApiProperty({ example: 'orders_customer_idx' })
+  @ApiProperty({ description: 'Index name (pg_class.relname)', example: 'orders_customer_idx' })
   index!: string;
 
   @ApiProperty({ description: 'Access method (pg_am.amname)', example: 'btree' })
@@ -158,6 +158,7 @@ export class IndexDto {
   unused!: boolean;
 
   @ApiProperty({
+    example: 'orders_customer_idx',
     type: 'string',
     nullable: true,
     description:
@@ -166,6 +167,7 @@ export class IndexDto {
   duplicateOf!: string | null;
 
   @ApiProperty({
+    example: 'orders_customer_created_idx',
     type: 'string',
     nullable: true,
     description:
@@ -182,19 +184,30 @@ export class IndexDto {
 }
 
 export class TableDto {
-  @ApiProperty({ example: 'public' })
+  @ApiProperty({ description: 'Schema of the table (pg_namespace.nspname)', example: 'public' })
   schema!: string;
 
-  @ApiProperty({ example: 'orders' })
+  @ApiProperty({ description: 'Table name (pg_class.relname)', example: 'orders' })
   table!: string;
 
-  @ApiProperty({ enum: ['table', 'partitioned', 'materialized view'], enumName: 'TableKind' })
+  @ApiProperty({
+    description:
+      'pg_class.relkind: an ordinary table (r), a partitioned table (p, its figures are the sums of its partitions) or a materialized view (m)',
+    enum: ['table', 'partitioned', 'materialized view'],
+    enumName: 'TableKind',
+  })
   kind!: string;
 
-  @ApiProperty({ type: 'string', nullable: true, description: 'For a partition, its parent table' })
+  @ApiProperty({
+    example: 'measurements',
+    type: 'string',
+    nullable: true,
+    description: 'For a partition, its parent table',
+  })
   partitionOf!: string | null;
 
   @ApiProperty({
+    example: 12,
     type: 'integer',
     nullable: true,
     description: 'For a partitioned table, its leaf partitions (whose sums it shows); else null',
@@ -250,16 +263,39 @@ export class TableDto {
   @ApiProperty({ type: 'string', format: 'date-time', nullable: true, description: 'last_idx_scan (PostgreSQL 16+)' })
   lastIndexScan!: string | null;
 
-  @ApiProperty({ type: 'string', format: 'date-time', nullable: true })
+  @ApiProperty({
+    example: '2026-11-27T02:00:00.000Z',
+    description: 'Last manual VACUUM (pg_stat_user_tables.last_vacuum); null if never',
+    type: 'string',
+    format: 'date-time',
+    nullable: true,
+  })
   lastVacuum!: string | null;
 
-  @ApiProperty({ type: 'string', format: 'date-time', nullable: true })
+  @ApiProperty({
+    example: '2026-11-27T09:14:03.000Z',
+    description: 'Last autovacuum (pg_stat_user_tables.last_autovacuum); null if never',
+    type: 'string',
+    format: 'date-time',
+    nullable: true,
+  })
   lastAutovacuum!: string | null;
 
-  @ApiProperty({ type: 'string', format: 'date-time', nullable: true })
+  @ApiProperty({
+    description: 'Last manual ANALYZE (pg_stat_user_tables.last_analyze); null if never',
+    type: 'string',
+    format: 'date-time',
+    nullable: true,
+  })
   lastAnalyze!: string | null;
 
-  @ApiProperty({ type: 'string', format: 'date-time', nullable: true })
+  @ApiProperty({
+    example: '2026-11-27T09:14:05.000Z',
+    description: 'Last autoanalyze (pg_stat_user_tables.last_autoanalyze); null if never',
+    type: 'string',
+    format: 'date-time',
+    nullable: true,
+  })
   lastAutoanalyze!: string | null;
 
   @ApiProperty({
@@ -268,15 +304,20 @@ export class TableDto {
   })
   needsIndex!: boolean;
 
-  @ApiProperty({ type: BloatDto, nullable: true })
+  @ApiProperty({
+    description: 'Heap bloat of the table (see the bloat parameter); null when bloat=none',
+    type: BloatDto,
+    nullable: true,
+  })
   bloat!: BloatDto | null;
 }
 
 export class IndexesResponseDto {
-  @ApiProperty({ type: MetaDto })
+  @ApiProperty({ description: 'When and how this answer was collected, and what limited it (warnings)', type: MetaDto })
   meta!: MetaDto;
 
   @ApiProperty({
+    example: '2026-11-20T08:00:00.000Z',
     type: 'string',
     format: 'date-time',
     nullable: true,
@@ -286,18 +327,25 @@ export class IndexesResponseDto {
   statsReset!: string | null;
 
   @ApiProperty({
+    example: 604800,
     type: 'number',
     nullable: true,
     description: 'Seconds since statsReset. An index unused for two hours proves little; null if never reset',
   })
   statsAgeSeconds!: number | null;
 
-  @ApiProperty({ type: IndexesSummaryDto })
+  @ApiProperty({
+    description: 'Totals over every index and table in scope (schema/table filters), not just this page',
+    type: IndexesSummaryDto,
+  })
   summary!: IndexesSummaryDto;
 
-  @ApiProperty({ type: [IndexDto] })
+  @ApiProperty({
+    description: 'Indexes matching the filters, in the requested order, at most `limit`',
+    type: [IndexDto],
+  })
   indexes!: IndexDto[];
 
-  @ApiProperty({ type: [TableDto] })
+  @ApiProperty({ description: 'Tables in scope, in the requested order, at most `limit`', type: [TableDto] })
   tables!: TableDto[];
 }

@@ -20,7 +20,10 @@ export class PgStatStatementsCapabilityDto extends ExtensionCapabilityDto {
 }
 
 export class CapabilitiesDto {
-  @ApiProperty({ type: PgStatStatementsCapabilityDto })
+  @ApiProperty({
+    description: 'pg_stat_statements: whether it is preloaded and created in this database, and its version',
+    type: PgStatStatementsCapabilityDto,
+  })
   pgStatStatements!: PgStatStatementsCapabilityDto;
 
   @ApiProperty({ type: ExtensionCapabilityDto, description: 'Needed for bloat=measured' })
@@ -58,7 +61,7 @@ export class SettingsDto {
 }
 
 export class ServerOverviewDto {
-  @ApiProperty({ type: MetaDto })
+  @ApiProperty({ description: 'When and how this answer was collected, and what limited it (warnings)', type: MetaDto })
   meta!: MetaDto;
 
   @ApiProperty({ description: 'server_version', example: '17.10' })
@@ -93,9 +96,15 @@ export class ServerOverviewDto {
   @ApiProperty({ description: 'pg_is_in_recovery(): true on a standby' })
   isInRecovery!: boolean;
 
-  @ApiProperty({ type: CapabilitiesDto })
+  @ApiProperty({
+    description: 'What pgscope can read on this server with its role: extensions, pg_monitor, superuser',
+    type: CapabilitiesDto,
+  })
   capabilities!: CapabilitiesDto;
 
-  @ApiProperty({ type: SettingsDto })
+  @ApiProperty({
+    description: 'Server settings that change how the other endpoints read (from pg_settings)',
+    type: SettingsDto,
+  })
   settings!: SettingsDto;
 }

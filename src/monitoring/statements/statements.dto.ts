@@ -51,7 +51,7 @@ export class StatementsQueryDto {
   @MaxLength(1000, { message: 'must be at most 1000 characters' })
   search?: string;
 
-  @IntParam('Only statements called at least this many times', 0, Number.MAX_SAFE_INTEGER)
+  @IntParam('Only statements called at least this many times', 0, Number.MAX_SAFE_INTEGER, undefined, 100)
   minCalls?: number;
 
   @BooleanParam(
@@ -217,7 +217,7 @@ export class StatementDto {
 }
 
 export class StatementsResponseDto {
-  @ApiProperty({ type: MetaDto })
+  @ApiProperty({ description: 'When and how this answer was collected, and what limited it (warnings)', type: MetaDto })
   meta!: MetaDto;
 
   @ApiProperty({
@@ -243,6 +243,9 @@ export class StatementsResponseDto {
   @QueryTextProperty()
   queryText!: QueryTextMode;
 
-  @ApiProperty({ type: [StatementDto] })
+  @ApiProperty({
+    description: 'Statements matching the filters, in the requested order, from `offset`, at most `limit`',
+    type: [StatementDto],
+  })
   statements!: StatementDto[];
 }
