@@ -305,7 +305,8 @@ export class TableDto {
   needsIndex!: boolean;
 
   @ApiProperty({
-    description: 'Heap bloat of the table (see the bloat parameter); null when bloat=none',
+    description:
+      'Heap bloat of the table (see the bloat parameter); null when no figure could be made for it (see meta.warnings)',
     type: BloatDto,
     nullable: true,
   })
