@@ -649,7 +649,7 @@ export type SessionDto = {
     /**
      * state; null for background processes and for sessions the role may not see
      */
-    state: 'active' | 'idle' | 'idle in transaction' | 'idle in transaction (aborted)' | 'fastpath function call' | 'disabled' | null;
+    state: 'active' | 'idle' | 'idle in transaction' | 'idle in transaction (aborted)' | 'fastpath function call' | 'disabled' | 'starting' | null;
     /**
      * wait_event_type
      */
@@ -720,7 +720,7 @@ export type SessionDto = {
     blockedCount: number;
 };
 
-export type SessionState = 'active' | 'idle' | 'idle in transaction' | 'idle in transaction (aborted)' | 'fastpath function call' | 'disabled';
+export type SessionState = 'active' | 'idle' | 'idle in transaction' | 'idle in transaction (aborted)' | 'fastpath function call' | 'disabled' | 'starting';
 
 export type SettingsDto = {
     /**
@@ -1505,7 +1505,7 @@ export type ListStatementsData = {
          */
         minCalls?: number;
         /**
-         * true: only top-level statements; false: only statements nested in functions (needs pg_stat_statements.track = all). PostgreSQL 14+
+         * true: only top-level statements; false: only statements nested in functions (needs pg_stat_statements.track = all). PostgreSQL 14+ (pg_stat_statements 1.9): on 13 any value is a 400, so it has no example
          */
         toplevel?: boolean;
         /**

@@ -159,6 +159,35 @@ describe('bloat on /indexes', () => {
     });
   });
 
+  it('serves the rest, with bloat figures null and the GRANT, to a role that may not run pgstattuple', async () => {
+    await db.admin.unsafe(`drop role if exists bloat_plain; create role bloat_plain login password 'plain'`);
+    const plain = await createTestApp(db.monitorUrl.replace(/\/\/[^@]+@/, '//bloat_plain:plain@'));
+    try {
+      const res = await plain.get(`${URL}?table=half&bloat=measured`);
+      expect(res.status).toBe(200);
+      // The figures are null, and the reason says why; usage, sizes and the index list are served.
+      const unavailable = {
+        method: 'estimate',
+        confidence: 'unavailable',
+        reasons: ['measure_failed'],
+        reclaimableBytes: null,
+        reclaimableRatio: null,
+        freeInclFillfactorRatio: null,
+        durationMs: null,
+      };
+      expect(res.body.tables.map((t: any) => [t.table, t.bloat])).toEqual([['half', unavailable]]);
+      expect(res.body.tables[0].liveTuples).toBe(20000);
+      expect(res.body.indexes.map((i: any) => [i.index, i.bloat])).toEqual([['half_idx', unavailable]]);
+      expect(res.body.meta.warnings).toContainEqual({
+        code: 'INSUFFICIENT_PRIVILEGE',
+        message: 'Role "bloat_plain" may not run pgstattuple: measured bloat is unavailable.',
+        hint: 'GRANT pg_stat_scan_tables TO bloat_plain; (or GRANT pg_monitor)',
+      });
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('bounds the measured mode: a table filter or limit ≤ 20, else 400 saying why', async () => {
     const res = await api.get(`${URL}?bloat=measured`);
     expect(res.status).toBe(400);

@@ -52,7 +52,11 @@ describe('openapi.json quality', () => {
     for (const { route, op } of operations) {
       for (const p of op.parameters ?? []) {
         if (!p.description) missing.push(`${route} ${p.name}: description`);
-        if (p.example === undefined && p.schema?.example === undefined) missing.push(`${route} ${p.name}: example`);
+        // toplevel: any value is a 400 on PostgreSQL 13, and Swagger UI pre-fills parameters with their examples.
+        const noExample = route.endsWith('/statements') && p.name === 'toplevel';
+        if (!noExample && p.example === undefined && p.schema?.example === undefined) {
+          missing.push(`${route} ${p.name}: example`);
+        }
       }
     }
     for (const [name, schema] of Object.entries(doc.components.schemas)) {

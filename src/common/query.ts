@@ -12,10 +12,17 @@ export const toBoolean = ({ value }: { value: unknown }): unknown =>
 export const toList = ({ value }: { value: unknown }): unknown =>
   (Array.isArray(value) ? value : [value]).flatMap((v) => (typeof v === 'string' ? v.split(',') : [v]));
 
-/** An optional boolean query parameter (true|false). */
-export function BooleanParam(description: string, defaultValue?: boolean): PropertyDecorator {
+/**
+ * An optional boolean query parameter (true|false). `example: null` leaves the example out: Swagger UI's
+ * "Try it out" pre-fills parameters with their examples, which must then work on every supported server.
+ */
+export function BooleanParam(
+  description: string,
+  defaultValue?: boolean,
+  example: boolean | null = defaultValue !== true,
+): PropertyDecorator {
   return applyDecorators(
-    ApiPropertyOptional({ description, type: 'boolean', default: defaultValue, example: defaultValue !== true }),
+    ApiPropertyOptional({ description, type: 'boolean', default: defaultValue, example: example ?? undefined }),
     IsOptional(),
     Transform(toBoolean),
     IsBoolean({ message: 'must be true or false' }),

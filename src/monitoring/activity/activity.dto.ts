@@ -13,6 +13,8 @@ export const SESSION_STATES = [
   'idle in transaction (aborted)',
   'fastpath function call',
   'disabled',
+  // PostgreSQL 18: a backend still authenticating and setting up its connection.
+  'starting',
 ] as const;
 
 export class ActivityQueryDto {

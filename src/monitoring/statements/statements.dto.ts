@@ -55,7 +55,9 @@ export class StatementsQueryDto {
   minCalls?: number;
 
   @BooleanParam(
-    'true: only top-level statements; false: only statements nested in functions (needs pg_stat_statements.track = all). PostgreSQL 14+',
+    'true: only top-level statements; false: only statements nested in functions (needs pg_stat_statements.track = all). PostgreSQL 14+ (pg_stat_statements 1.9): on 13 any value is a 400, so it has no example',
+    undefined,
+    null,
   )
   toplevel?: boolean;
 
