@@ -25,8 +25,12 @@ const PATHS = [
 
 /** Resident set size of a process, bytes (Linux). */
 function rssOf(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN; // the process is gone: the caller sees it in the exit code and the log
+  }
 }
 
 /** Starts dist/main.js with `env`; resolves when it logs its address. */
@@ -42,12 +46,18 @@ function startService(env) {
     const onData = (chunk) => {
       output += chunk.toString();
       const m = /Swagger UI at (http:\/\/[^/\s]+)\/docs/.exec(output);
-      if (m) resolve({ child, baseUrl: m[1], output: () => output, exit });
+      if (m) {
+        clearTimeout(giveUp);
+        resolve({ child, baseUrl: m[1], output: () => output, exit });
+      }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
+    exit.then(({ code, signal }) => {
+      if (process.env.SOAK_DEBUG) console.error(`pgscope exited: ${code} ${signal}\n${output.slice(-3000)}`);
+    });
     exit.then(({ code }) => reject(new Error(`pgscope exited (${code}) before it was ready:\n${output}`)));
-    setTimeout(() => {
+    const giveUp = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`pgscope did not log its address within 30 s (LOG_LEVEL must be log or lower):\n${output}`));
     }, 30_000).unref();
