@@ -192,9 +192,10 @@ const TRUNCATED = -2;
 function dollarTagEnd(text: string, start: number): number {
   let i = start + 1;
   if (text[i] === '$') return i;
-  if (i >= text.length || !(/[A-Za-z_]/.test(text[i]) || text.charCodeAt(i) >= 0x80)) return -1;
+  if (i >= text.length || !isIdentStart(text[i])) return -1;
   i++;
-  while (i < text.length && (/[A-Za-z0-9_]/.test(text[i]) || text.charCodeAt(i) >= 0x80)) i++;
+  // A tag continues like an identifier, except that `$` ends it.
+  while (i < text.length && text[i] !== '$' && isIdentChar(text[i])) i++;
   if (i === text.length) return TRUNCATED;
   return text[i] === '$' ? i : -1;
 }
