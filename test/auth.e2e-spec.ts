@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { API, createTestApp, TestApp, TestDatabase } from './support/harness';
@@ -105,5 +106,109 @@ describe('closed by default', () => {
   it('serves it with a token', async () => {
     const { code } = await run({ HOST: '0.0.0.0', API_TOKENS: 'secret' });
     expect(code).toBe(0);
+  });
+});
+
+/**
+ * Protection is decided from the route the router matched, never from the raw URL: every spelling of a protected
+ * route that the router accepts (percent-encoded letters, a trailing slash, a query string) needs the token, and
+ * every spelling it does not accept (double slashes, dot segments, another case) is not a way around it either.
+ */
+describe('protection follows the matched route, whatever the spelling of the URL', () => {
+  let db: TestDatabase;
+  let api: TestApp;
+  const doc = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'openapi.json'), 'utf8')) as {
+    paths: Record<string, unknown>;
+  };
+  const protectedRoutes = Object.keys(doc.paths).filter((r) => !r.startsWith('/health/'));
+  const encodeLetter = (route: string, at: number) =>
+    `${route.slice(0, at)}%${route.charCodeAt(at).toString(16)}${route.slice(at + 1)}`;
+  /** Spellings the router resolves to the same route. */
+  const sameRoute = (route: string) => [
+    route,
+    encodeLetter(route, 1), // /%61pi/…
+    encodeLetter(route, route.lastIndexOf('/') + 1), // the last segment's first letter
+    `${route.slice(0, 1)}%${route.charCodeAt(1).toString(16).toUpperCase()}${route.slice(2)}`, // upper-case hex
+    `${route}/`,
+    `${route}?limit=1`,
+    `${encodeLetter(route, 1)}/?limit=1`,
+  ];
+  /** Spellings it does not resolve: never a way in, with or without a token. */
+  const otherRoutes = (route: string) => [
+    `/${route}`,
+    route.replace('/db/', '//db/'),
+    route.replace('/db/', '/./db/'),
+    route.replace('/db/', '/x/../db/'),
+    route.toUpperCase(),
+    route.replace('/api/', '/Api/'),
+  ];
+  const auth = { authorization: 'Bearer tok-one' };
+  let port = 0;
+  /** A real socket, so that the path reaches the server byte for byte (inject and fetch normalise it first). */
+  const raw = (url: string, headers: Record<string, string> = {}) =>
+    new Promise<{ status: number; code?: string; cached?: boolean }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: url, headers }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => {
+          const json = body.startsWith('{') ? JSON.parse(body) : {};
+          resolve({ status: res.statusCode ?? 0, code: json.code, cached: json.meta?.cached });
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  beforeAll(async () => {
+    db = await TestDatabase.create({ extensions: ['pg_stat_statements'] });
+    api = await createTestApp(db.monitorUrl, { API_TOKENS: 'tok-one', CACHE_TTL_MS: '60000' });
+    await api.app.listen(0, '127.0.0.1');
+    port = (api.app.getHttpServer().address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await api?.close();
+    await db?.drop();
+  });
+
+  it('lists every protected route of the document', () => {
+    expect(protectedRoutes.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it.each(protectedRoutes)('%s: every spelling the router accepts needs the token', async (route) => {
+    for (const url of sameRoute(route)) {
+      const without = await raw(url);
+      expect([url, without.status, without.code]).toEqual([url, 401, 'UNAUTHORIZED']);
+      const wrong = await raw(url, { authorization: 'Bearer nope' });
+      expect([url, wrong.status]).toEqual([url, 401]);
+      const withToken = await raw(url.replace(/\?.*$/, ''), auth);
+      expect([url, withToken.status]).toEqual([url, 200]);
+    }
+  });
+
+  it.each(protectedRoutes)(
+    '%s: spellings the router rejects answer 401 without a token, 404 with one',
+    async (route) => {
+      for (const url of otherRoutes(route)) {
+        const without = await raw(url);
+        expect([url, without.status]).toEqual([url, 401]);
+        const withToken = await raw(url, auth);
+        expect([url, withToken.status]).toEqual([url, 404]);
+      }
+    },
+  );
+
+  it('never serves a cached body to an encoded spelling without a token, and shares one entry across spellings', async () => {
+    const route = `${API}/activity`;
+    const first = await raw(`${route}?limit=2`, auth);
+    expect(first).toMatchObject({ status: 200, cached: false });
+    const encoded = encodeLetter(route, 1);
+    expect((await raw(`${encoded}?limit=2`)).status).toBe(401);
+    expect(await raw(`${encoded}/?limit=2`, auth)).toMatchObject({ status: 200, cached: true });
+  });
+
+  it('keeps the public routes open in every spelling the router accepts', async () => {
+    for (const url of ['/health/live', '/h%65alth/live', '/health/live/', '/health/ready?', '/docs', '/d%6Fcs-json']) {
+      expect([url, (await raw(url)).status]).toEqual([url, 200]);
+    }
   });
 });

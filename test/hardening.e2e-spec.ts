@@ -36,8 +36,11 @@ describe('rate limit and security headers', () => {
       code: 'RATE_LIMITED',
       hint: 'Poll less often, or raise RATE_LIMIT_PER_MINUTE.',
     });
-    // Health probes are never limited.
+    // Limited by the route matched, not the raw URL: an encoded spelling of /api is limited too …
+    expect((await api.app.inject({ url: '/%61pi/db/monitoring/postgres', headers: auth })).statusCode).toBe(429);
+    // … and health probes never are, however spelled.
     expect((await api.get('/health/live')).status).toBe(200);
+    expect((await api.app.inject({ url: '/h%65alth/ready' })).statusCode).toBe(200);
   });
 
   it('sends security headers, with a CSP that keeps Swagger UI to its own origin', async () => {

@@ -1,19 +1,22 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { PROBLEM_CONTENT_TYPE, problemType } from './problem';
+import { isPublicRoute } from './routes';
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
 /**
- * Bearer-token check on every /api route, before the response cache (a cached body is never served without a
- * token). Tokens are compared in constant time (hashes of equal length, every token tried). /health and /docs stay
- * open. With no token configured it lets everything through: main.ts only allows that on a loopback address.
+ * Bearer-token check on every route but the explicitly public ones (health probes, documentation), decided from the
+ * route the router matched, never from the raw URL (`/%61pi/…` is the /api route). It runs before the response cache,
+ * so a cached body is never served without a token. Tokens are compared in constant time (hashes of equal length,
+ * every token tried). With no token configured it lets everything through: main.ts only allows that on a loopback
+ * address.
  */
 export function registerBearerAuth(fastify: FastifyInstance, tokens: string[]): void {
   if (tokens.length === 0) return;
   const expected = tokens.map(digest);
   fastify.addHook('onRequest', async (request, reply) => {
-    if (!request.url.startsWith('/api/') && request.url !== '/api') return;
+    if (isPublicRoute(request)) return;
     const header = request.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const given = digest(match?.[1] ?? '');

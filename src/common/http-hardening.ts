@@ -2,6 +2,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppError } from './errors';
+import { isProbeRoute } from './routes';
 
 /**
  * Security headers on every response. The CSP is strict (same origin only) and still lets Swagger UI at /docs
@@ -47,7 +48,7 @@ export async function registerRateLimit(app: NestFastifyApplication, perMinute: 
   const fastify = app.getHttpAdapter().getInstance();
   const limit = fastify.rateLimit();
   fastify.addHook('onRequest', async (request, reply) => {
-    if (request.url.startsWith('/health/')) return;
+    if (isProbeRoute(request)) return;
     await limit.call(fastify, request, reply);
   });
 }

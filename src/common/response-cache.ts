@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isApiRoute, matchedRoute } from './routes';
 
 /** The fresh-response marker every monitoring body carries in its meta (see buildMeta). */
 export const FRESH_MARK = '"cached":false,"ageMs":0';
@@ -16,8 +17,8 @@ interface Entry {
 /**
  * Shared collection for GET /api: concurrent identical requests share one collection (single flight) and the
  * serialised body is reused for CACHE_TTL_MS. Responses carry meta.cached and meta.ageMs, Cache-Control and a weak
- * ETag answering If-None-Match with 304. Only 200 responses are kept. The key is the path and the query, with
- * parameters sorted.
+ * ETag answering If-None-Match with 304. Only 200 responses are kept. The key is the matched route and the query,
+ * with parameters sorted.
  */
 export class ResponseCache {
   private readonly entries = new Map<string, Entry>();
@@ -33,12 +34,12 @@ export class ResponseCache {
   }
 
   static key(request: FastifyRequest): string | undefined {
-    if (request.method !== 'GET') return undefined;
-    const [path, query = ''] = request.url.split('?', 2);
-    if (!path.startsWith('/api/')) return undefined;
+    if (request.method !== 'GET' || !isApiRoute(request)) return undefined;
+    // The matched route, not the raw path: /%61pi/… and /api/… are one resource, and share one entry.
+    const query = request.url.split('?', 2)[1] ?? '';
     const params = new URLSearchParams(query);
     const sorted = [...params.entries()].sort(([a, x], [b, y]) => (a === b ? (x < y ? -1 : 1) : a < b ? -1 : 1));
-    return `${path.replace(/\/+$/, '')}?${new URLSearchParams(sorted).toString()}`;
+    return `${matchedRoute(request)}?${new URLSearchParams(sorted).toString()}`;
   }
 
   private async onRequest(request: FastifyRequest, reply: FastifyReply): Promise<void> {
