@@ -238,7 +238,7 @@ export type ClusterCacheDto = {
     /**
      * Cluster: good (≥ HIT_RATIO_GOOD, default 0.99), warning (≥ HIT_RATIO_WARNING, default 0.95) or critical; null below HIT_RATIO_MIN_BLOCKS (default 1000) blocks of traffic
      */
-    status: 'good' | 'warning' | 'critical' | null;
+    status: RatioStatus | null;
 };
 
 export type DatabaseCacheDto = {
@@ -261,13 +261,13 @@ export type DatabaseCacheDto = {
     /**
      * Database: good (≥ HIT_RATIO_GOOD, default 0.99), warning (≥ HIT_RATIO_WARNING, default 0.95) or critical; null below HIT_RATIO_MIN_BLOCKS (default 1000) blocks of traffic
      */
-    status: 'good' | 'warning' | 'critical' | null;
+    status: RatioStatus | null;
 };
 
 /**
  * Stable machine-readable code
  */
-export type ErrorCode = 'INVALID_PARAMETER' | 'UNAUTHORIZED' | 'NOT_FOUND' | 'RATE_LIMITED' | 'INSUFFICIENT_PRIVILEGE' | 'PG_STAT_STATEMENTS_UNAVAILABLE' | 'EXTENSION_UNAVAILABLE' | 'DATABASE_UNAVAILABLE' | 'QUERY_TIMEOUT' | 'INTERNAL_ERROR';
+export type ErrorCode = 'INVALID_PARAMETER' | 'UNAUTHORIZED' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'RATE_LIMITED' | 'INSUFFICIENT_PRIVILEGE' | 'PG_STAT_STATEMENTS_UNAVAILABLE' | 'EXTENSION_UNAVAILABLE' | 'DATABASE_UNAVAILABLE' | 'QUERY_TIMEOUT' | 'INTERNAL_ERROR';
 
 export type ExtensionCapabilityDto = {
     /**
@@ -319,7 +319,7 @@ export type IndexCacheDto = {
     /**
      * Index: good (≥ HIT_RATIO_GOOD, default 0.99), warning (≥ HIT_RATIO_WARNING, default 0.95) or critical; null below HIT_RATIO_MIN_BLOCKS (default 1000) blocks of traffic
      */
-    status: 'good' | 'warning' | 'critical' | null;
+    status: RatioStatus | null;
     /**
      * pg_relation_size; null while under an ACCESS EXCLUSIVE lock
      */
@@ -562,6 +562,11 @@ export type ProblemDto = {
  */
 export type QueryTextMode = 'full' | 'redacted' | 'none';
 
+/**
+ * Database: good (≥ HIT_RATIO_GOOD, default 0.99), warning (≥ HIT_RATIO_WARNING, default 0.95) or critical; null below HIT_RATIO_MIN_BLOCKS (default 1000) blocks of traffic
+ */
+export type RatioStatus = 'good' | 'warning' | 'critical';
+
 export type ServerOverviewDto = {
     /**
      * When and how this answer was collected, and what limited it (warnings)
@@ -649,7 +654,7 @@ export type SessionDto = {
     /**
      * state; null for background processes and for sessions the role may not see
      */
-    state: 'active' | 'idle' | 'idle in transaction' | 'idle in transaction (aborted)' | 'fastpath function call' | 'disabled' | 'starting' | null;
+    state: SessionState | null;
     /**
      * wait_event_type
      */
@@ -720,6 +725,9 @@ export type SessionDto = {
     blockedCount: number;
 };
 
+/**
+ * state; null for background processes and for sessions the role may not see
+ */
 export type SessionState = 'active' | 'idle' | 'idle in transaction' | 'idle in transaction (aborted)' | 'fastpath function call' | 'disabled' | 'starting';
 
 export type SettingsDto = {
@@ -734,7 +742,7 @@ export type SettingsDto = {
     /**
      * compute_query_id (PostgreSQL 14+; null on 13)
      */
-    computeQueryId: 'on' | 'off' | 'auto' | 'regress';
+    computeQueryId: 'on' | 'off' | 'auto' | 'regress' | null;
 };
 
 export type SortOrder = 'asc' | 'desc';
@@ -949,7 +957,7 @@ export type TableCacheDto = {
     /**
      * Heap: good (≥ HIT_RATIO_GOOD, default 0.99), warning (≥ HIT_RATIO_WARNING, default 0.95) or critical; null below HIT_RATIO_MIN_BLOCKS (default 1000) blocks of traffic
      */
-    heapStatus: 'good' | 'warning' | 'critical' | null;
+    heapStatus: RatioStatus | null;
     /**
      * idx_blks_hit (all its indexes); null when the table has no index
      */
@@ -965,7 +973,7 @@ export type TableCacheDto = {
     /**
      * Indexes: good (≥ HIT_RATIO_GOOD, default 0.99), warning (≥ HIT_RATIO_WARNING, default 0.95) or critical; null below HIT_RATIO_MIN_BLOCKS (default 1000) blocks of traffic
      */
-    idxStatus: 'good' | 'warning' | 'critical' | null;
+    idxStatus: RatioStatus | null;
     /**
      * toast_blks_hit; null when the table has no TOAST table
      */
@@ -981,7 +989,7 @@ export type TableCacheDto = {
     /**
      * TOAST: good (≥ HIT_RATIO_GOOD, default 0.99), warning (≥ HIT_RATIO_WARNING, default 0.95) or critical; null below HIT_RATIO_MIN_BLOCKS (default 1000) blocks of traffic
      */
-    toastStatus: 'good' | 'warning' | 'critical' | null;
+    toastStatus: RatioStatus | null;
     /**
      * pg_total_relation_size (heap + indexes + TOAST); null while under an ACCESS EXCLUSIVE lock
      */
@@ -1088,7 +1096,7 @@ export type TablesCacheDto = {
     /**
      * Heap: good (≥ HIT_RATIO_GOOD, default 0.99), warning (≥ HIT_RATIO_WARNING, default 0.95) or critical; null below HIT_RATIO_MIN_BLOCKS (default 1000) blocks of traffic
      */
-    heapStatus: 'good' | 'warning' | 'critical' | null;
+    heapStatus: RatioStatus | null;
     /**
      * Their indexes: hit / (hit + read), 0..1; null when hit + read is 0
      */
@@ -1096,7 +1104,7 @@ export type TablesCacheDto = {
     /**
      * Indexes: good (≥ HIT_RATIO_GOOD, default 0.99), warning (≥ HIT_RATIO_WARNING, default 0.95) or critical; null below HIT_RATIO_MIN_BLOCKS (default 1000) blocks of traffic
      */
-    indexStatus: 'good' | 'warning' | 'critical' | null;
+    indexStatus: RatioStatus | null;
     /**
      * Their TOAST tables: hit / (hit + read), 0..1; null when hit + read is 0
      */
@@ -1104,7 +1112,7 @@ export type TablesCacheDto = {
     /**
      * TOAST: good (≥ HIT_RATIO_GOOD, default 0.99), warning (≥ HIT_RATIO_WARNING, default 0.95) or critical; null below HIT_RATIO_MIN_BLOCKS (default 1000) blocks of traffic
      */
-    toastStatus: 'good' | 'warning' | 'critical' | null;
+    toastStatus: RatioStatus | null;
     /**
      * Their TOAST indexes: hit / (hit + read), 0..1; null when hit + read is 0
      */
@@ -1112,7 +1120,7 @@ export type TablesCacheDto = {
     /**
      * TOAST indexes: good (≥ HIT_RATIO_GOOD, default 0.99), warning (≥ HIT_RATIO_WARNING, default 0.95) or critical; null below HIT_RATIO_MIN_BLOCKS (default 1000) blocks of traffic
      */
-    toastIndexStatus: 'good' | 'warning' | 'critical' | null;
+    toastIndexStatus: RatioStatus | null;
     /**
      * Sum of heap_blks_hit
      */
@@ -1167,6 +1175,12 @@ export type WarningDto = {
 
 export type GetServerOverviewData = {
     body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
     path?: never;
     query?: never;
     url: '/api/db/monitoring/postgres';
@@ -1213,12 +1227,18 @@ export type GetServerOverviewResponse = GetServerOverviewResponses[keyof GetServ
 
 export type GetActivityData = {
     body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
     path?: never;
     query?: {
         /**
          * Only sessions in these states (pg_stat_activity.state); comma-separated or repeated
          */
-        state?: Array<SessionState>;
+        state?: Array<'active' | 'idle' | 'idle in transaction' | 'idle in transaction (aborted)' | 'fastpath function call' | 'disabled' | 'starting'>;
         /**
          * Only sessions connected to this database (datname)
          */
@@ -1312,6 +1332,12 @@ export type GetActivityResponse = GetActivityResponses[keyof GetActivityResponse
 
 export type GetCacheData = {
     body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
     path?: never;
     query?: {
         /**
@@ -1383,6 +1409,12 @@ export type GetCacheResponse = GetCacheResponses[keyof GetCacheResponses];
 
 export type ListIndexesData = {
     body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
     path?: never;
     query?: {
         /**
@@ -1466,6 +1498,12 @@ export type ListIndexesResponse = ListIndexesResponses[keyof ListIndexesResponse
 
 export type ListStatementsData = {
     body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
     path?: never;
     query?: {
         /**
@@ -1493,7 +1531,7 @@ export type ListStatementsData = {
          */
         user?: string;
         /**
-         * Only this queryid (a signed 64-bit integer, as a decimal string)
+         * Only this queryid: a signed 64-bit integer (-9223372036854775808 to 9223372036854775807) as a decimal string
          */
         queryId?: string;
         /**

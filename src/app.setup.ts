@@ -9,6 +9,7 @@ import { InvalidParameterError } from './common/errors';
 import { ProblemFilter } from './common/problem.filter';
 import { RejectNulPipe } from './common/query';
 import { ResponseCache } from './common/response-cache';
+import { RouteTable } from './common/routes';
 import { apiTokens, Env } from './config/env';
 import { RECORDED_EXAMPLES } from './openapi-examples';
 
@@ -32,11 +33,14 @@ export async function createApp(
   );
   configureApp(app);
   const fastify = app.getHttpAdapter().getInstance();
-  // Order matters: the rate limit counts every request, then the token check, then the cache may answer.
+  const routes = new RouteTable();
+  // Order matters: the rate limit counts every request, then the token check, then another method on a known path
+  // gets its 405, then the cache may answer.
   await registerSecurityHeaders(app);
-  await registerRateLimit(app, env.RATE_LIMIT_PER_MINUTE);
-  registerBearerAuth(fastify, apiTokens(env));
-  new ResponseCache(env.CACHE_TTL_MS).register(fastify);
+  await registerRateLimit(app, env.RATE_LIMIT_PER_MINUTE, routes);
+  registerBearerAuth(fastify, apiTokens(env), routes);
+  routes.register(fastify);
+  new ResponseCache(env.CACHE_TTL_MS, routes).register(fastify);
   return app;
 }
 
@@ -86,7 +90,15 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .addTag('health', 'Liveness and readiness probes; open without a token, they reveal nothing about the database')
     .setLicense('MIT', 'https://opensource.org/licenses/MIT')
     .addServer('/', 'This pgscope (the document is served by the instance it describes)')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A token from API_TOKENS / API_TOKENS_FILE' })
+    .addBearerAuth({
+      type: 'http',
+      scheme: 'bearer',
+      description:
+        'A token from API_TOKENS / API_TOKENS_FILE. Enforced only when the server is configured with tokens; ' +
+        'without them pgscope serves on a loopback address only (or, with ALLOW_UNAUTHENTICATED=true, anywhere) ' +
+        'and the /api operations need no token.',
+    })
+    .setOpenAPIVersion('3.1.0')
     .build();
   return sortDocument(applyRecordedExamples(normalizeDocument(SwaggerModule.createDocument(app, config))));
 }
@@ -94,9 +106,13 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
 type SchemaNode = Record<string, unknown>;
 
 /**
- * What @nestjs/swagger leaves for a linter to complain about, fixed the same way everywhere:
- * - a property that points at a named enum is `allOf: [$ref]` (so it can carry a description): it gets the
- *   enum's `type` beside it; a nullable one is inlined with null among its values (OpenAPI 3.0.3);
+ * What @nestjs/swagger leaves for a strict validator or a linter to trip on, fixed the same way everywhere. The
+ * document is OpenAPI 3.1, whose schemas are JSON Schema 2020-12, so a null is said the way JSON Schema says it:
+ * - `nullable: true` beside a `type` becomes `type: [type, 'null']` (and null joins an `enum`);
+ * - `nullable: true` beside `allOf: [$ref]` (a nullable object or named enum) becomes `anyOf: [$ref, {type: null}]`:
+ *   under OpenAPI 3.0.3 `nullable` does not reach into `allOf`, so a strict validator rejected pgscope's nulls;
+ * - a property that points at a named enum is `allOf: [$ref]` (so it can carry a description): it gets the enum's
+ *   `type` beside it;
  * - an array-of-enum parameter loses its example: it gets the enum's first value;
  * - an operation without a security requirement is public: it says so (`security: []`).
  */
@@ -109,14 +125,20 @@ function normalizeDocument(doc: OpenAPIObject): OpenAPIObject {
     if (!node || typeof node !== 'object') return;
     const schema = node as SchemaNode;
     const allOf = schema.allOf as SchemaNode[] | undefined;
-    const referenced = allOf?.length === 1 ? target(allOf[0].$ref) : undefined;
-    if (referenced?.enum && schema.nullable === true) {
-      // OpenAPI 3.0: `nullable` does not reach into allOf, and a nullable enum lists null among its values.
-      delete schema.allOf;
-      schema.type = referenced.type;
-      schema.enum = [...(referenced.enum as unknown[]), null];
-    } else if (referenced && schema.type === undefined && referenced.type !== undefined) {
-      schema.type = referenced.type;
+    const ref = allOf?.length === 1 ? allOf[0].$ref : schema.$ref;
+    if (schema.nullable === true) {
+      delete schema.nullable;
+      if (typeof ref === 'string') {
+        delete schema.allOf;
+        delete schema.$ref;
+        delete schema.type;
+        schema.anyOf = [{ $ref: ref }, { type: 'null' }];
+      } else if (typeof schema.type === 'string') {
+        schema.type = [schema.type, 'null'];
+        if (Array.isArray(schema.enum) && !schema.enum.includes(null)) schema.enum = [...schema.enum, null];
+      }
+    } else if (allOf?.length === 1 && schema.type === undefined && target(ref)?.type !== undefined) {
+      schema.type = target(ref)?.type;
     }
     Object.values(schema).forEach(visit);
   };
@@ -135,11 +157,6 @@ function normalizeDocument(doc: OpenAPIObject): OpenAPIObject {
       }
       visit(operation);
     }
-  }
-  // Enums only used nullable were inlined above: their components are no longer referenced.
-  const text = JSON.stringify(doc.paths) + JSON.stringify(schemas);
-  for (const name of Object.keys(schemas)) {
-    if (!text.includes(`"#/components/schemas/${name}"`)) delete schemas[name];
   }
   return doc;
 }
@@ -163,7 +180,10 @@ function applyRecordedExamples(doc: OpenAPIObject): OpenAPIObject {
   const schemas = (doc.components?.schemas ?? {}) as Record<string, SchemaNode>;
   const seen = new Map<string, Map<string, unknown[]>>();
   const refName = (schema: SchemaNode | undefined): string | undefined => {
-    const ref = schema?.$ref ?? (schema?.allOf as SchemaNode[] | undefined)?.[0]?.$ref;
+    const ref =
+      schema?.$ref ??
+      (schema?.allOf as SchemaNode[] | undefined)?.[0]?.$ref ??
+      (schema?.anyOf as SchemaNode[] | undefined)?.find((x) => x.$ref)?.$ref;
     return typeof ref === 'string' ? ref.replace('#/components/schemas/', '') : undefined;
   };
   const collect = (schema: SchemaNode | undefined, value: unknown): void => {

@@ -283,6 +283,8 @@ describe('GET /cache', () => {
     ['order=up', 'order', 'must be asc or desc'],
     ['minReads=-1', 'minReads', 'must not be less than 0'],
     ['minReads=lots', 'minReads', 'must be an integer'],
+    ['minReads=', 'minReads', 'must be an integer'],
+    ['limit=1e1', 'limit', 'must be an integer'],
     ['table=', 'table', 'must be 1 to 128 characters'],
     ['database=x', 'database', 'is not a parameter'],
   ]);

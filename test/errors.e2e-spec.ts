@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { EmbeddedPostgres, freePort } from '../src/database/embedded';
 import { API, createTestApp, TestApp, TestDatabase, waitFor } from './support/harness';
 
@@ -46,10 +48,36 @@ describe('errors are problem+json, never a stack trace or SQL', () => {
     },
   );
 
-  it('answers a method the route does not have with a problem, not HTML', async () => {
-    const res = await api.app.inject({ method: 'DELETE', url: API });
-    expect(res.statusCode).toBe(404);
-    expect(res.headers['content-type']).toBe(PROBLEM);
+  const documented = Object.keys(
+    (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'openapi.json'), 'utf8')) as { paths: object }).paths,
+  );
+  it.each(documented)('answers another method on %s with 405, an Allow header and a problem', async (route) => {
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'QUERY', 'PROPFIND'] as const) {
+      const res = await api.app.inject({ method: method as 'POST', url: `${route}/?x=1` });
+      expect([method, res.statusCode, res.headers.allow]).toEqual([method, 405, 'GET, HEAD']);
+      expect(res.headers['content-type']).toBe(PROBLEM);
+      expect(res.json()).toEqual({
+        type: 'urn:pgscope:problem:method-not-allowed',
+        title: 'Method not allowed',
+        status: 405,
+        detail: `${method} is not allowed here: this resource answers GET, HEAD only.`,
+        code: 'METHOD_NOT_ALLOWED',
+        hint: 'pgscope only reads: use GET.',
+      });
+    }
+  });
+
+  it('needs the token before it says which methods a protected path has', async () => {
+    const locked = await createTestApp(db.monitorUrl, { API_TOKENS: 'tok' });
+    try {
+      expect((await locked.app.inject({ method: 'POST', url: API })).statusCode).toBe(401);
+      const res = await locked.app.inject({ method: 'POST', url: API, headers: { authorization: 'Bearer tok' } });
+      expect(res.statusCode).toBe(405);
+      // A public path stays public for every method.
+      expect((await locked.app.inject({ method: 'POST', url: '/health/live' })).statusCode).toBe(405);
+    } finally {
+      await locked.close();
+    }
   });
 
   it('gives up on a lock it would have to wait for: 504 QUERY_TIMEOUT, and the query is gone from the server', async () => {

@@ -63,7 +63,7 @@ describe('openapi.json quality', () => {
       for (const [property, s] of Object.entries(schema.properties ?? {})) {
         if (!s.description) missing.push(`${name}.${property}: description`);
         // A field that is another schema is exemplified by that schema's own fields.
-        const nested = s.$ref || s.allOf || s.items?.$ref;
+        const nested = s.$ref || s.allOf || s.anyOf?.some((x: any) => x.$ref) || s.items?.$ref;
         if (!nested && s.example === undefined) missing.push(`${name}.${property}: example`);
       }
     }
@@ -76,10 +76,36 @@ describe('openapi.json quality', () => {
       if (route.startsWith('/api/')) {
         expect([route, Object.keys(op.responses).sort()]).toEqual([
           route,
-          ['200', '400', '401', '403', '429', '500', '503', '504'],
+          ['200', '304', '400', '401', '403', '429', '500', '503', '504'],
         ]);
       }
     }
+  });
+
+  it('documents the cache validators of every /api operation: ETag and Cache-Control, If-None-Match, 304', () => {
+    for (const { route, op } of operations.filter((o) => o.route.startsWith('/api/'))) {
+      for (const status of ['200', '304']) {
+        expect([route, status, Object.keys(op.responses[status].headers ?? {})]).toEqual([
+          route,
+          status,
+          ['ETag', 'Cache-Control'],
+        ]);
+      }
+      expect([route, op.parameters?.find((p) => p.in === 'header')?.name]).toEqual([route, 'If-None-Match']);
+    }
+  });
+
+  it('is OpenAPI 3.1 and says null the JSON Schema way (no nullable beside a $ref a strict validator ignores)', () => {
+    const text = JSON.stringify(doc);
+    expect((doc as { openapi?: string }).openapi).toBe('3.1.0');
+    expect(text).not.toContain('"nullable"');
+    const bloat = doc.components.schemas.IndexDto.properties?.bloat;
+    expect(bloat.anyOf).toEqual([{ $ref: '#/components/schemas/BloatDto' }, { type: 'null' }]);
+  });
+
+  it('says when the bearer token is enforced', () => {
+    const scheme = (doc as any).components.securitySchemes.bearer;
+    expect(scheme.description).toContain('Enforced only when the server is configured with tokens');
   });
 
   it('passes the OpenAPI linter (Redocly, recommended-strict plus redocly.yaml) with no problem', () => {

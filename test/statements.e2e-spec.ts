@@ -293,11 +293,20 @@ describe('GET /statements', () => {
     ['order=sideways', 'order', 'must be asc or desc'],
     ['queryId=12abc', 'queryId', 'must be a signed 64-bit integer'],
     ['queryId=99999999999999999999', 'queryId', 'must be a signed 64-bit integer'],
+    // Just outside int64 (once a 500 from PostgreSQL's out-of-range error).
+    ['queryId=9223372036854775808', 'queryId', 'must be a signed 64-bit integer'],
+    ['queryId=-9223372036854775809', 'queryId', 'must be a signed 64-bit integer'],
+    ['offset=', 'offset', 'must be an integer'],
+    ['limit=0x10', 'limit', 'must be an integer'],
+    ['limit=1e2', 'limit', 'must be an integer'],
+    ['limit=5.0', 'limit', 'must be an integer'],
+    ['limit=%2B5', 'limit', 'must be an integer'],
+    ['minCalls=%205', 'minCalls', 'must be an integer'],
     ['minCalls=-1', 'minCalls', 'must not be less than 0'],
     ['toplevel=yes', 'toplevel', 'must be true or false'],
     ['excludeSelf=0', 'excludeSelf', 'must be true or false'],
-    ['search=', 'search', 'must not be empty'],
-    ['search=' + 'x'.repeat(1001), 'search', 'at most 1000'],
+    ['search=', 'search', 'must be 1 to 1000 characters'],
+    ['search=' + 'x'.repeat(1001), 'search', 'must be 1 to 1000 characters'],
     ['sort=calls', 'sort', 'is not a parameter'],
   ]);
 });

@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { PROBLEM_CONTENT_TYPE, problemType } from './problem';
-import { isPublicRoute } from './routes';
+import { AppError } from './errors';
+import { sendProblem } from './problem';
+import { RouteTable } from './routes';
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
@@ -12,27 +13,20 @@ const digest = (value: string): Buffer => createHash('sha256').update(value).dig
  * every token tried). With no token configured it lets everything through: main.ts only allows that on a loopback
  * address.
  */
-export function registerBearerAuth(fastify: FastifyInstance, tokens: string[]): void {
+export function registerBearerAuth(fastify: FastifyInstance, tokens: string[], routes: RouteTable): void {
   if (tokens.length === 0) return;
   const expected = tokens.map(digest);
   fastify.addHook('onRequest', async (request, reply) => {
-    if (isPublicRoute(request)) return;
+    if (routes.isPublic(request)) return;
     const header = request.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const given = digest(match?.[1] ?? '');
     let ok = false;
     for (const token of expected) ok = timingSafeEqual(token, given) || ok;
     if (ok && match) return;
-    return reply
-      .code(401)
-      .header('www-authenticate', 'Bearer realm="pgscope"')
-      .header('content-type', PROBLEM_CONTENT_TYPE)
-      .send({
-        type: problemType('UNAUTHORIZED'),
-        title: 'Unauthorized',
-        status: 401,
-        detail: match ? 'The bearer token is not valid.' : 'This API needs an Authorization: Bearer <token> header.',
-        code: 'UNAUTHORIZED',
-      });
+    const detail = match ? 'The bearer token is not valid.' : 'This API needs an Authorization: Bearer <token> header.';
+    return sendProblem(reply, new AppError('UNAUTHORIZED', 401, 'Unauthorized', detail), {
+      'www-authenticate': 'Bearer realm="pgscope"',
+    });
   });
 }

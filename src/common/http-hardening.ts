@@ -2,7 +2,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppError } from './errors';
-import { isProbeRoute } from './routes';
+import { RouteTable } from './routes';
 
 /**
  * Security headers on every response. The CSP is strict (same origin only) and still lets Swagger UI at /docs
@@ -31,7 +31,11 @@ export async function registerSecurityHeaders(app: NestFastifyApplication): Prom
  * Per-client (remote address) rate limit over /api and /docs, before authentication and the response cache, so
  * token guessing and floods are limited too. /health stays unlimited for orchestrators' probes. 0 turns it off.
  */
-export async function registerRateLimit(app: NestFastifyApplication, perMinute: number): Promise<void> {
+export async function registerRateLimit(
+  app: NestFastifyApplication,
+  perMinute: number,
+  routes: RouteTable,
+): Promise<void> {
   if (perMinute === 0) return;
   await app.register(rateLimit, {
     // Not per route: route hooks run after the global ones (authentication, the response cache), which would
@@ -48,7 +52,7 @@ export async function registerRateLimit(app: NestFastifyApplication, perMinute: 
   const fastify = app.getHttpAdapter().getInstance();
   const limit = fastify.rateLimit();
   fastify.addHook('onRequest', async (request, reply) => {
-    if (isProbeRoute(request)) return;
+    if (routes.isProbe(request)) return;
     await limit.call(fastify, request, reply);
   });
 }

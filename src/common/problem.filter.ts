@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { AppError, ErrorCode, InvalidParameterError } from './errors';
-import { PROBLEM_CONTENT_TYPE, problemType } from './problem';
+import { PROBLEM_CONTENT_TYPE, problemBody } from './problem';
 
 const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
   400: 'INVALID_PARAMETER',
@@ -27,18 +27,9 @@ export class ProblemFilter implements ExceptionFilter {
     const { httpAdapter } = this.adapterHost;
     const ctx = host.switchToHttp();
     const error = this.toAppError(exception);
-    const body: Record<string, unknown> = {
-      type: problemType(error.code),
-      title: error.title,
-      status: error.status,
-      detail: error.detail,
-      code: error.code,
-    };
-    if (error.hint) body.hint = error.hint;
-    if (error.invalidParams) body.invalidParams = error.invalidParams;
     const response = ctx.getResponse();
     httpAdapter.setHeader(response, 'content-type', PROBLEM_CONTENT_TYPE);
-    httpAdapter.reply(response, body, error.status);
+    httpAdapter.reply(response, problemBody(error), error.status);
   }
 
   private toAppError(exception: unknown): AppError {

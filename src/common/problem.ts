@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ERROR_CODES, ErrorCode } from './errors';
+import type { FastifyReply } from 'fastify';
+import { AppError, ERROR_CODES, ErrorCode } from './errors';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -48,4 +49,26 @@ export class ProblemDto {
 
 export function problemType(code: ErrorCode): string {
   return `urn:pgscope:problem:${code.toLowerCase().replace(/_/g, '-')}`;
+}
+
+/** The RFC 9457 body of an error: only its client-safe parts. */
+export function problemBody(error: AppError): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    type: problemType(error.code),
+    title: error.title,
+    status: error.status,
+    detail: error.detail,
+    code: error.code,
+  };
+  if (error.hint) body.hint = error.hint;
+  if (error.invalidParams) body.invalidParams = error.invalidParams;
+  return body;
+}
+
+/** Answers from a Fastify hook (outside Nest's exception filter) with a problem+json body. */
+export function sendProblem(reply: FastifyReply, error: AppError, headers: Record<string, string> = {}): FastifyReply {
+  return reply
+    .code(error.status)
+    .headers({ ...headers, 'content-type': PROBLEM_CONTENT_TYPE })
+    .send(problemBody(error));
 }

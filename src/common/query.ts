@@ -1,6 +1,6 @@
 import { applyDecorators, ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { InvalidParameterError } from './errors';
 
@@ -29,6 +29,13 @@ export function BooleanParam(
   );
 }
 
+/**
+ * Decimal integers only: `''`, `0x10`, `1e2`, `5.0` and `+5` stay strings, which IsInt then rejects (Number() and
+ * class-transformer's implicit conversion would take them all).
+ */
+export const toInteger = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
+
 /** An optional integer query parameter within [min, max]. */
 export function IntParam(
   description: string,
@@ -40,8 +47,8 @@ export function IntParam(
   return applyDecorators(
     ApiPropertyOptional({ description, type: 'integer', minimum: min, maximum: max, default: defaultValue, example }),
     IsOptional(),
-    Type(() => Number),
-    IsInt({ message: 'must be an integer' }),
+    Transform(toInteger),
+    IsInt({ message: 'must be an integer (decimal digits only)' }),
     Min(min, { message: `must not be less than ${min}` }),
     Max(max, { message: `must not be greater than ${max}` }),
   );
@@ -90,15 +97,67 @@ export function likeContains(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-/** An optional exact-name parameter (schema, table, database, role): 1 to 128 characters. */
-export function NameParam(description: string, example: string): PropertyDecorator {
+export interface TextParamOptions {
+  description: string;
+  example: string;
+  minLength?: number;
+  maxLength: number;
+  /** What the value must match besides its length (default: anything but NUL); documented as `pattern`. */
+  pattern?: string;
+  message?: string;
+}
+
+/**
+ * An optional string parameter whose documented constraints (minLength, maxLength, pattern) are exactly the ones
+ * enforced: one definition serves the document and the validation. Lengths count characters, as JSON Schema does.
+ */
+export function TextParam(o: TextParamOptions): PropertyDecorator {
+  const minLength = o.minLength ?? 1;
+  const pattern = o.pattern ?? `^[^\\u0000]{${minLength},${o.maxLength}}$`;
+  const lengthMessage =
+    minLength > 0 ? `must be ${minLength} to ${o.maxLength} characters` : `must be at most ${o.maxLength} characters`;
   return applyDecorators(
-    ApiPropertyOptional({ description, example }),
+    ApiPropertyOptional({
+      description: o.description,
+      example: o.example,
+      minLength,
+      maxLength: o.maxLength,
+      pattern,
+    }),
     IsOptional(),
     IsString(),
-    Matches(/^.{1,128}$/su, { message: 'must be 1 to 128 characters' }),
+    Matches(new RegExp(`^[\\s\\S]{${minLength},${o.maxLength}}$`, 'u'), { message: lengthMessage }),
+    Matches(new RegExp(pattern, 'u'), { message: o.message ?? 'must not contain a NUL character' }),
   );
 }
+
+/** An optional exact-name parameter (schema, table, database, role): 1 to 128 characters. */
+export function NameParam(description: string, example: string): PropertyDecorator {
+  return TextParam({ description, example, maxLength: 128 });
+}
+
+/**
+ * A regular expression matching the decimal integers from 0 to `limit` (no leading zeros), digit by digit: the
+ * exact range as a pattern a client can check, where a 64-bit value cannot be a JSON number.
+ */
+export function decimalUpTo(limit: string): string {
+  const alternatives = ['0'];
+  if (limit.length > 2) alternatives.push(`[1-9]\\d{0,${limit.length - 2}}`);
+  else if (limit.length === 2) alternatives.push('[1-9]');
+  for (let i = 0; i < limit.length; i++) {
+    const lowest = i === 0 ? 1 : 0;
+    const digit = Number(limit[i]);
+    if (digit <= lowest) continue;
+    const rest = limit.length - i - 1;
+    const range = digit - 1 === lowest ? `${lowest}` : `[${lowest}-${digit - 1}]`;
+    alternatives.push(`${limit.slice(0, i)}${range}${rest > 0 ? `\\d{${rest}}` : ''}`);
+  }
+  alternatives.push(limit);
+  return alternatives.join('|');
+}
+
+/** A signed 64-bit integer in decimal: -9223372036854775808 to 9223372036854775807. */
+export const INT64_PATTERN = `^(${decimalUpTo('9223372036854775807')}|-(${decimalUpTo('9223372036854775808').replace(/^0\|/, '')}))$`;
 
 /**
  * Runs before validation on every query object: a NUL character cannot reach PostgreSQL in a text parameter

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isApiRoute, matchedRoute } from './routes';
+import { RouteTable } from './routes';
 
 /** The fresh-response marker every monitoring body carries in its meta (see buildMeta). */
 export const FRESH_MARK = '"cached":false,"ageMs":0';
@@ -25,7 +25,10 @@ export class ResponseCache {
   private readonly inFlight = new Map<string, Promise<Entry | undefined>>();
   private readonly resolvers = new WeakMap<FastifyRequest, (entry: Entry | undefined) => void>();
 
-  constructor(private readonly ttlMs: number) {}
+  constructor(
+    private readonly ttlMs: number,
+    private readonly routes: RouteTable,
+  ) {}
 
   register(fastify: FastifyInstance): void {
     fastify.addHook('onRequest', async (request, reply) => this.onRequest(request, reply));
@@ -33,17 +36,18 @@ export class ResponseCache {
     fastify.addHook('onResponse', async (request) => this.settle(request, undefined));
   }
 
-  static key(request: FastifyRequest): string | undefined {
-    if (request.method !== 'GET' || !isApiRoute(request)) return undefined;
+  key(request: FastifyRequest): string | undefined {
+    const route = this.routes.apiRoute(request);
+    if (route === undefined) return undefined;
     // The matched route, not the raw path: /%61pi/… and /api/… are one resource, and share one entry.
     const query = request.url.split('?', 2)[1] ?? '';
     const params = new URLSearchParams(query);
     const sorted = [...params.entries()].sort(([a, x], [b, y]) => (a === b ? (x < y ? -1 : 1) : a < b ? -1 : 1));
-    return `${matchedRoute(request)}?${new URLSearchParams(sorted).toString()}`;
+    return `${route}?${new URLSearchParams(sorted).toString()}`;
   }
 
   private async onRequest(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const key = ResponseCache.key(request);
+    const key = this.key(request);
     if (key === undefined) return;
     if (this.ttlMs <= 0) return;
     // Checked and claimed synchronously: an await in between would let concurrent requests all collect.
@@ -61,7 +65,7 @@ export class ResponseCache {
   }
 
   private async onSend(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
-    const key = ResponseCache.key(request);
+    const key = this.key(request);
     if (key === undefined || typeof payload !== 'string' || reply.statusCode !== 200 || reply.getHeader('etag')) {
       return payload;
     }
@@ -90,7 +94,7 @@ export class ResponseCache {
     const resolve = this.resolvers.get(request);
     if (!resolve) return;
     this.resolvers.delete(request);
-    const key = ResponseCache.key(request);
+    const key = this.key(request);
     if (key !== undefined) this.inFlight.delete(key);
     resolve(entry);
   }

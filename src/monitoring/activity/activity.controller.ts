@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiEndpointProblems } from '../../common/api-docs';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiMonitoringResponses } from '../../common/api-docs';
 import { API_BASE } from '../api-base';
 import { ActivityQueryDto, ActivityResponseDto } from './activity.dto';
 import { ActivityService } from './activity.service';
@@ -23,8 +23,7 @@ export class ActivityController {
       'that wait on a lock. Without pg_monitor, other roles’ sessions come back with `query: null` and a ' +
       '`meta.warnings` entry.',
   })
-  @ApiOkResponse({ type: ActivityResponseDto })
-  @ApiEndpointProblems()
+  @ApiMonitoringResponses(ActivityResponseDto)
   get(@Query() query: ActivityQueryDto): Promise<ActivityResponseDto> {
     return this.activity.getActivity(query);
   }

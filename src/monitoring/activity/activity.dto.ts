@@ -1,9 +1,18 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { ArrayMaxSize, IsIn, IsOptional } from 'class-validator';
 import { MetaDto } from '../../common/meta.dto';
 import { QueryTextMode, QueryTextProperty } from '../../common/query-text';
-import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder, toList, NameParam } from '../../common/query';
+import {
+  BooleanParam,
+  EnumParam,
+  IntParam,
+  NameParam,
+  OrderParam,
+  SortOrder,
+  TextParam,
+  toList,
+} from '../../common/query';
 import { ACTIVITY_ORDER_BY, ActivityOrderBy } from './activity.sql';
 
 export const SESSION_STATES = [
@@ -20,9 +29,10 @@ export const SESSION_STATES = [
 export class ActivityQueryDto {
   @ApiPropertyOptional({
     description: 'Only sessions in these states (pg_stat_activity.state); comma-separated or repeated',
+    // Inline (no enumName): @nestjs/swagger drops maxItems from an array parameter of a named enum.
     enum: SESSION_STATES,
-    enumName: 'SessionState',
     isArray: true,
+    maxItems: SESSION_STATES.length,
     example: ['active', 'idle in transaction'],
   })
   @IsOptional()
@@ -37,10 +47,12 @@ export class ActivityQueryDto {
   @NameParam('Only sessions of this role (usename)', 'app_user')
   user?: string;
 
-  @ApiPropertyOptional({ description: 'Only sessions with this application_name (exact match)', example: 'billing' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(128)
+  @TextParam({
+    description: 'Only sessions with this application_name (exact match)',
+    example: 'billing',
+    minLength: 0,
+    maxLength: 128,
+  })
   application?: string;
 
   @IntParam(
@@ -61,16 +73,15 @@ export class ActivityQueryDto {
   @BooleanParam('true: only sessions that block at least one other; false: the others')
   blocking?: boolean;
 
-  @ApiPropertyOptional({
+  @TextParam({
     description:
       "Which backends: 'client backend' (default), 'all', or one pg_stat_activity.backend_type " +
       "such as 'autovacuum worker' or 'parallel worker'",
-    default: 'client backend',
     example: 'all',
+    maxLength: 64,
+    pattern: '^[A-Za-z0-9_ .()-]{1,64}$',
+    message: "must be 'all', 'client backend' or a backend_type",
   })
-  @IsOptional()
-  @IsString()
-  @Matches(/^[\w .()-]{1,64}$/, { message: "must be 'all', 'client backend' or a backend_type" })
   backendType?: string;
 
   @BooleanParam("Leave out pgscope's own connections", true)

@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiEndpointProblems } from '../../common/api-docs';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiMonitoringResponses } from '../../common/api-docs';
 import { API_BASE } from '../api-base';
 import { CacheQueryDto, CacheResponseDto } from './cache.dto';
 import { CacheService } from './cache.service';
@@ -22,8 +22,7 @@ export class CacheController {
       'fit in shared_buffers. `status` judges a ratio only with at least HIT_RATIO_MIN_BLOCKS blocks of traffic. ' +
       '`buffers` reads pg_buffercache (every buffer header: its cost grows with shared_buffers).',
   })
-  @ApiOkResponse({ type: CacheResponseDto })
-  @ApiEndpointProblems()
+  @ApiMonitoringResponses(CacheResponseDto)
   get(@Query() query: CacheQueryDto): Promise<CacheResponseDto> {
     return this.cache.getCache(query);
   }

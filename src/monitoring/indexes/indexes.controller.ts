@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiEndpointProblems } from '../../common/api-docs';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiMonitoringResponses } from '../../common/api-docs';
 import { API_BASE } from '../api-base';
 import { IndexesQueryDto, IndexesResponseDto } from './indexes.dto';
 import { IndexesService } from './indexes.service';
@@ -24,8 +24,7 @@ export class IndexesController {
       '`meta.warnings`, and the answer does not wait. Partitions are rows of their own; a partitioned table shows ' +
       'their sums.',
   })
-  @ApiOkResponse({ type: IndexesResponseDto })
-  @ApiEndpointProblems()
+  @ApiMonitoringResponses(IndexesResponseDto)
   list(@Query() query: IndexesQueryDto): Promise<IndexesResponseDto> {
     return this.indexes.getIndexes(query);
   }

@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiEndpointProblems, NoQueryDto } from '../../common/api-docs';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiMonitoringResponses, NoQueryDto } from '../../common/api-docs';
 import { API_BASE } from '../api-base';
 import { ServerOverviewDto } from './overview.dto';
 import { OverviewService } from './overview.service';
@@ -19,8 +19,7 @@ export class OverviewController {
       'Version, uptime, database size, connection limit, and what pgscope can see on this server: ' +
       'which extensions are installed, whether pg_stat_statements is preloaded, and the role’s privileges.',
   })
-  @ApiOkResponse({ type: ServerOverviewDto })
-  @ApiEndpointProblems()
+  @ApiMonitoringResponses(ServerOverviewDto)
   get(@Query() _query: NoQueryDto): Promise<ServerOverviewDto> {
     return this.overview.getOverview();
   }

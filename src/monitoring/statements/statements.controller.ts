@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiEndpointProblems } from '../../common/api-docs';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiMonitoringResponses } from '../../common/api-docs';
 import { API_BASE } from '../api-base';
 import { StatementsQueryDto, StatementsResponseDto } from './statements.dto';
 import { StatementsService } from './statements.service';
@@ -23,8 +23,7 @@ export class StatementsController {
       'never reset. 503 PG_STAT_STATEMENTS_UNAVAILABLE says whether the library is not preloaded or the extension ' +
       'is not created, with the exact fix.',
   })
-  @ApiOkResponse({ type: StatementsResponseDto })
-  @ApiEndpointProblems()
+  @ApiMonitoringResponses(StatementsResponseDto)
   list(@Query() query: StatementsQueryDto): Promise<StatementsResponseDto> {
     return this.statements.listStatements(query);
   }

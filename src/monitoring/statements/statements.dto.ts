@@ -1,8 +1,16 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { ApiProperty } from '@nestjs/swagger';
 import { MetaDto } from '../../common/meta.dto';
 import { QueryTextMode, QueryTextProperty } from '../../common/query-text';
-import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder, NameParam } from '../../common/query';
+import {
+  BooleanParam,
+  EnumParam,
+  INT64_PATTERN,
+  IntParam,
+  NameParam,
+  OrderParam,
+  SortOrder,
+  TextParam,
+} from '../../common/query';
 import { STATEMENTS_ORDER_BY, StatementsOrderBy } from './statements.sql';
 
 export class StatementsQueryDto {
@@ -29,26 +37,24 @@ export class StatementsQueryDto {
   @NameParam('Only statements run by this role (rolname)', 'app_user')
   user?: string;
 
-  @ApiPropertyOptional({
-    description: 'Only this queryid (a signed 64-bit integer, as a decimal string)',
+  @TextParam({
+    description:
+      'Only this queryid: a signed 64-bit integer (-9223372036854775808 to 9223372036854775807) as a decimal string',
     example: '-3173676962039963833',
+    maxLength: 20,
+    pattern: INT64_PATTERN,
+    message: 'must be a signed 64-bit integer in decimal (-9223372036854775808 to 9223372036854775807)',
   })
-  @IsOptional()
-  @IsString()
-  @Matches(/^-?(0|[1-9]\d{0,18})$/, { message: 'must be a signed 64-bit integer in decimal' })
   queryId?: string;
 
-  @ApiPropertyOptional({
+  @TextParam({
     description:
       'Only statements whose text contains this substring, case-insensitively; % and _ are literal. ' +
       'Costs a read of the whole query-text file, unlike the other filters. Only with QUERY_TEXT=full (otherwise ' +
       'a 400): matches would reveal the literals a redacted text hides.',
     example: 'orders',
+    maxLength: 1000,
   })
-  @IsOptional()
-  @IsString()
-  @MinLength(1, { message: 'must not be empty' })
-  @MaxLength(1000, { message: 'must be at most 1000 characters' })
   search?: string;
 
   @IntParam('Only statements called at least this many times', 0, Number.MAX_SAFE_INTEGER, undefined, 100)
