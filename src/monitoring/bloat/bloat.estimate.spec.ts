@@ -67,7 +67,10 @@ describe('estimateTable', () => {
   });
 
   it('marks stale statistics and tiny tables', () => {
-    expect(estimateTable(table({ modSinceAnalyze: 10_000 })).reasons).toEqual(['stats_stale']);
+    expect(estimateTable(table({ modSinceAnalyze: 10_000 }))).toMatchObject({
+      confidence: 'low',
+      reasons: ['stats_stale'],
+    });
     expect(estimateTable(table({ heapBytes: 8192, liveRows: 10 }))).toMatchObject({
       confidence: 'low',
       reasons: ['too_small'],
@@ -94,13 +97,14 @@ const btree = (over: Partial<IndexInput> = {}): IndexInput => ({
   unique: false,
   partial: false,
   expression: false,
-  columns: [int4],
-  distinctKeys: 100_000,
+  columns: [{ ...int4, nDistinct: -1 }],
   dedupCapable: true,
   dedupServer: true,
   statsVisible: true,
+  statsStale: false,
   ...over,
 });
+const keyed = (nDistinct: number, nullFrac = 0) => ({ ...int4, nDistinct, nullFrac });
 
 describe('estimateBtree', () => {
   it('gives no figure for other access methods', () => {
@@ -109,13 +113,32 @@ describe('estimateBtree', () => {
 
   it('models deduplication for duplicate keys and says it did', () => {
     const unique = estimateBtree(btree())!;
-    const dups = estimateBtree(btree({ distinctKeys: 10 }))!;
+    const dups = estimateBtree(btree({ columns: [keyed(10)] }))!;
     expect(dups.reasons).toContain('dedup_likely');
     expect(dups.confidence).toBe('medium');
     // Posting lists make the packed index much smaller, so more of the same size is reclaimable.
     expect(dups.reclaimableBytes!).toBeGreaterThan(unique.reclaimableBytes!);
-    expect(estimateBtree(btree({ distinctKeys: 10, unique: true }))!.reasons).not.toContain('dedup_likely');
-    expect(estimateBtree(btree({ distinctKeys: 10, dedupServer: false }))!.reasons).not.toContain('dedup_likely');
+    expect(estimateBtree(btree({ columns: [keyed(10)], unique: true }))!.reasons).not.toContain('dedup_likely');
+    expect(estimateBtree(btree({ columns: [keyed(10)], dedupServer: false }))!.reasons).not.toContain('dedup_likely');
+  });
+
+  it('gives tuples with a NULL key their null bitmap, and deduplicates NULLs of otherwise unique keys', () => {
+    // (int4, int4) with the second column NULL in a third of the rows: those carry a 16-byte header and share, per
+    // leading value, one key.
+    const noNulls = estimateBtree(btree({ columns: [keyed(1000), keyed(-1)], dedupServer: false }))!;
+    const nulls = estimateBtree(btree({ columns: [keyed(1000), keyed(-0.667, 1 / 3)], dedupServer: false }))!;
+    // Without deduplication the NULL rows are as big (16 + 4 = 20 → 24 bytes vs 8 + 8 = 16 → 16): the index is bigger.
+    expect(nulls.reclaimableBytes!).toBeLessThan(noNulls.reclaimableBytes!);
+    const deduped = estimateBtree(btree({ columns: [keyed(1000), keyed(-0.667, 1 / 3)] }))!;
+    expect(deduped.reasons).toContain('dedup_likely');
+    expect(deduped.reclaimableBytes!).toBeGreaterThan(nulls.reclaimableBytes!);
+  });
+
+  it('makes an estimate on stale statistics low: the key widths are from before the rewrite', () => {
+    expect(estimateBtree(btree({ statsStale: true }))).toMatchObject({
+      confidence: 'low',
+      reasons: ['stats_stale'],
+    });
   });
 
   it('marks partial and expression indexes', () => {

@@ -84,8 +84,12 @@ function result(sizeBytes: number, expectedBytes: number, usedBytes: number, rea
   };
 }
 
-/** Reasons that make a figure untrustworthy by more than a few points. */
-const LOW = new Set<BloatReason>(['stats_missing', 'too_small', 'partial_or_expression', 'toast_heavy']);
+/**
+ * Reasons that make a figure untrustworthy by more than a few points. `stats_stale` is one: the column widths come
+ * from the last ANALYZE, and values rewritten since (longer or shorter) move the estimate by tens of points (the
+ * bloat-accuracy scenarios: 31 points for a heap, 33 and 42 for a text btree).
+ */
+const LOW = new Set<BloatReason>(['stats_missing', 'stats_stale', 'too_small', 'partial_or_expression', 'toast_heavy']);
 
 export function unavailable(reasons: BloatReason[]): BloatDto {
   return {
@@ -136,56 +140,113 @@ export interface IndexInput {
   unique: boolean;
   partial: boolean;
   expression: boolean;
-  /** Key columns, with the statistics of the table column (or the expression). */
-  columns: ColumnInput[];
-  /** Estimated distinct keys (from pg_stats.n_distinct), or null. */
-  distinctKeys: number | null;
+  /** Key columns, with the statistics of the table column (or the expression) and its n_distinct. */
+  columns: (ColumnInput & { nDistinct: number | null })[];
   /** Every key type supports deduplication (equality is image equality: integers, text in a deterministic collation …). */
   dedupCapable: boolean;
   /** The server does btree deduplication (PostgreSQL 13+). */
   dedupServer: boolean;
   statsVisible: boolean;
+  /** The table's statistics are stale (n_mod_since_analyze over STALE_SHARE of reltuples): the key widths may be too. */
+  statsStale: boolean;
 }
 
 /** Largest posting list tuple nbtree builds (BTMaxItemSize / 2 for 8 kB pages). */
 const MAX_POSTING_BYTES = 1352;
 const HEAP_TID = 6;
+/** Beyond this many nullable key columns the 2^n null patterns are not enumerated (column averages instead). */
+const MAX_NULL_PATTERNS_COLUMNS = 5;
+
+interface NullPattern {
+  /** Share of the rows with exactly these key columns present (the others NULL), assuming independence. */
+  share: number;
+  present: boolean[];
+}
+
+/** The combinations of NULL key columns, each with its share of the rows (columns assumed independent). */
+function nullPatterns(columns: ColumnInput[]): NullPattern[] {
+  const nullable = columns.map((c, i) => ((c.nullFrac ?? 0) > 0 ? i : -1)).filter((i) => i >= 0);
+  if (nullable.length > MAX_NULL_PATTERNS_COLUMNS) return [];
+  const patterns: NullPattern[] = [];
+  for (let mask = 0; mask < 1 << nullable.length; mask++) {
+    const present = columns.map(() => true);
+    let share = 1;
+    nullable.forEach((col, bit) => {
+      const isNull = (mask >> bit) & 1;
+      const nf = columns[col].nullFrac ?? 0;
+      present[col] = !isNull;
+      share *= isNull ? nf : 1 - nf;
+    });
+    if (share > 0) patterns.push({ share, present });
+  }
+  return patterns;
+}
+
+/** Data bytes of an index tuple with these columns present, in attribute order with their alignment. */
+function presentWidth(columns: ColumnInput[], present: boolean[]): number {
+  return dataWidth(columns.map((c, i) => ({ ...c, nullFrac: present[i] ? 0 : 1 }))) ?? 0;
+}
+
+/**
+ * Leaf bytes of one group of index tuples of the same size: `rows` tuples with `distinct` keys. On PostgreSQL 13+ a
+ * deduplicating btree stores a key's duplicates as posting lists (split past MAX_POSTING_BYTES).
+ */
+function leafBytesOf(rows: number, distinct: number | null, tupleBytes: number, dedup: boolean): [number, boolean] {
+  const dups = distinct && distinct > 0 ? rows / distinct : 1;
+  if (!dedup || dups < 2 || distinct === null) return [rows * (tupleBytes + ITEM_POINTER), false];
+  const tidsPerPosting = Math.max(1, Math.floor((MAX_POSTING_BYTES - tupleBytes) / HEAP_TID));
+  const postingsPerKey = Math.ceil(dups / tidsPerPosting);
+  const perKey =
+    postingsPerKey * (ITEM_POINTER + tupleBytes) +
+    align(Math.min(dups, tidsPerPosting * postingsPerKey) * HEAP_TID, MAXALIGN);
+  return [distinct * perKey, true];
+}
 
 export function estimateBtree(ix: IndexInput): BloatDto | null {
   if (ix.amname !== 'btree') return null;
   if (ix.sizeBytes === null) return unavailable(['relation_locked']);
-  const width = dataWidth(ix.columns);
-  if (width === null) return unavailable([ix.statsVisible ? 'stats_missing' : 'stats_not_visible']);
+  if (dataWidth(ix.columns) === null) return unavailable([ix.statsVisible ? 'stats_missing' : 'stats_not_visible']);
   const reasons: BloatReason[] = [];
-  const hasNulls = ix.columns.some((c) => (c.nullFrac ?? 0) > 0);
-  const keyBytes = align(INDEX_TUPLE_HEADER + (hasNulls ? 4 : 0), 1) + width;
-  const tupleBytes = align(keyBytes, MAXALIGN);
   const usable = BLOCK_SIZE - PAGE_HEADER - BTREE_SPECIAL;
   const leafTarget = usable - Math.floor((BLOCK_SIZE * (100 - ix.fillfactor)) / 100);
-  let leafBytes: number;
-  const dups = ix.distinctKeys && ix.distinctKeys > 0 ? ix.rows / ix.distinctKeys : 1;
-  if (ix.dedupServer && ix.dedupCapable && !ix.unique && dups >= 2) {
-    // Deduplication: one posting list tuple per key (split when it would grow past MAX_POSTING_BYTES).
-    const tidsPerPosting = Math.max(1, Math.floor((MAX_POSTING_BYTES - tupleBytes) / HEAP_TID));
-    const postingsPerKey = Math.ceil(dups / tidsPerPosting);
-    const perKey =
-      postingsPerKey * (ITEM_POINTER + tupleBytes) +
-      align(Math.min(dups, tidsPerPosting * postingsPerKey) * HEAP_TID, MAXALIGN);
-    leafBytes = (ix.distinctKeys ?? 0) * perKey;
-    reasons.push('dedup_likely');
-  } else {
-    leafBytes = ix.rows * (tupleBytes + ITEM_POINTER);
+  const dedup = ix.dedupServer && ix.dedupCapable && !ix.unique;
+  // Distinct non-null values of each key column (n_distinct < 0 is a share of the rows).
+  const distinctOf = ix.columns.map((c) =>
+    c.nDistinct === null ? null : c.nDistinct < 0 ? -c.nDistinct * ix.rows : c.nDistinct,
+  );
+  let leafBytes = 0;
+  let deduplicated = false;
+  let widestTuple = 0;
+  const patterns = nullPatterns(ix.columns);
+  if (patterns.length === 0) patterns.push({ share: 1, present: ix.columns.map(() => true) });
+  // Each combination of NULL key columns is its own group: a tuple with a NULL carries a null bitmap (its data
+  // starts at MAXALIGN(8 + 4) = 16, not 8) and lacks those columns' bytes, and NULLs deduplicate like any key.
+  for (const p of patterns) {
+    const rows = ix.rows * p.share;
+    const anyNull = p.present.some((x) => !x);
+    const tupleBytes = align((anyNull ? 16 : INDEX_TUPLE_HEADER) + presentWidth(ix.columns, p.present), MAXALIGN);
+    widestTuple = Math.max(widestTuple, tupleBytes);
+    let distinct: number | null = 1;
+    for (const [i, d] of distinctOf.entries()) {
+      if (!p.present[i]) continue;
+      distinct = d === null || distinct === null ? null : distinct * d;
+    }
+    const keys = distinct === null ? null : Math.min(Math.max(distinct, 1), Math.max(rows, 1));
+    const [bytes, dedupd] = leafBytesOf(rows, keys, tupleBytes, dedup);
+    leafBytes += bytes;
+    deduplicated ||= dedupd;
   }
+  if (deduplicated) reasons.push('dedup_likely');
   const leafPages = Math.max(1, Math.ceil(leafBytes / leafTarget));
   // Internal levels: one downlink per page below, pages filled to 70 % (the nbtree default for internal pages).
   let internal = 0;
   for (let level = leafPages; level > 1;) {
-    level = Math.ceil(level / Math.max(2, Math.floor((usable * 0.7) / (tupleBytes + ITEM_POINTER))));
+    level = Math.ceil(level / Math.max(2, Math.floor((usable * 0.7) / (widestTuple + ITEM_POINTER))));
     internal += level;
   }
   const expectedBytes = (1 + leafPages + internal) * BLOCK_SIZE;
+  if (ix.statsStale) reasons.push('stats_stale');
   if (ix.partial || ix.expression) reasons.push('partial_or_expression');
-  if (ix.columns.some((c) => c.typlen < 0 && c.avgWidth === null)) reasons.push('stats_missing');
   if (ix.sizeBytes / BLOCK_SIZE < TOO_SMALL_PAGES) reasons.push('too_small');
   return result(ix.sizeBytes, expectedBytes, leafBytes, reasons);
 }

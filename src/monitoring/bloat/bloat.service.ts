@@ -3,7 +3,15 @@ import { Env } from '../../config/env';
 import { ReadContext, ServerInfo } from '../../database/database.provider';
 import { ScopeFilter } from '../shared/relations.sql';
 import { BloatDto } from './bloat.dto';
-import { BLOCK_SIZE, estimateBtree, estimateTable, IndexInput, packedHeapPages, unavailable } from './bloat.estimate';
+import {
+  BLOCK_SIZE,
+  estimateBtree,
+  estimateTable,
+  IndexInput,
+  packedHeapPages,
+  STALE_SHARE,
+  unavailable,
+} from './bloat.estimate';
 import {
   IndexBloatInputRow,
   indexBloatInputsQuery,
@@ -86,14 +94,6 @@ export class BloatService {
 function toIndexInput(ix: IndexBloatInputRow, info: ServerInfo): IndexInput {
   // A partial index holds the share of rows its own reltuples says, scaled to the table's rows now.
   const rows = ix.partial && ix.tableReltuples > 0 ? (ix.indexReltuples / ix.tableReltuples) * ix.rows : ix.rows;
-  let distinct: number | null = 1;
-  for (const c of ix.columns) {
-    if (c.nDistinct === null) {
-      distinct = null;
-      break;
-    }
-    distinct *= c.nDistinct < 0 ? -c.nDistinct * rows : c.nDistinct;
-  }
   return {
     amname: ix.amname,
     sizeBytes: ix.sizeBytes,
@@ -103,10 +103,10 @@ function toIndexInput(ix: IndexBloatInputRow, info: ServerInfo): IndexInput {
     partial: ix.partial,
     expression: ix.expression,
     columns: ix.columns,
-    distinctKeys: distinct === null ? null : Math.min(Math.max(distinct, 1), Math.max(rows, 1)),
     dedupCapable: ix.dedupCapable,
     dedupServer: info.major >= 13,
     statsVisible: ix.statsVisible,
+    statsStale: ix.tableReltuples > 0 && ix.tableModSinceAnalyze / ix.tableReltuples > STALE_SHARE,
   };
 }
 

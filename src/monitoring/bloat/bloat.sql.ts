@@ -77,6 +77,7 @@ export interface IndexBloatInputRow {
   rows: number;
   indexReltuples: number;
   tableReltuples: number;
+  tableModSinceAnalyze: number;
   fillfactor: number;
   unique: boolean;
   partial: boolean;
@@ -138,6 +139,7 @@ export function indexBloatInputsQuery(sql: Tx, scope: ScopeFilter, locked: numbe
            ${liveRows(sql, sql`i.indrelid`)} as rows,
            greatest(c.reltuples, 0)::float8 as "indexReltuples",
            greatest(t.reltuples, 0)::float8 as "tableReltuples",
+           pg_catalog.pg_stat_get_mod_since_analyze(i.indrelid) as "tableModSinceAnalyze",
            coalesce((select option_value::int from pg_catalog.pg_options_to_table(c.reloptions)
                       where option_name = 'fillfactor'), 90) as fillfactor,
            i.indisunique as unique, i.indpred is not null as partial, i.indexprs is not null as expression,
