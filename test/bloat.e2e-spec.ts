@@ -160,7 +160,8 @@ describe('bloat on /indexes', () => {
       await db.admin.unsafe('vacuum rewritten.grown');
       await flushStats(db.admin);
       await waitFor(async () => {
-        const [row] = await db.admin`select pg_stat_get_mod_since_analyze('rewritten.grown'::regclass) >= 40000 as ready`;
+        const [row] =
+          await db.admin`select pg_stat_get_mod_since_analyze('rewritten.grown'::regclass) >= 40000 as ready`;
         return row.ready;
       }, 15_000);
       const body = await get('schema=rewritten&table=grown');
