@@ -46,8 +46,20 @@ async function bootstrap(): Promise<void> {
 
   const app = await createApp(env, { logger });
   let closing = false;
+  let signals = 0;
   const shutdown = async (signal: string): Promise<void> => {
-    if (closing) return;
+    signals++;
+    if (closing) {
+      // A process manager often signals twice (npm forwards what the process group already got): keep closing
+      // cleanly. A third signal means "now": stop the embedded server at once and leave.
+      if (signals >= 3) {
+        log.warn(`${signal} received again: stopping now`);
+        demo?.server.killSync();
+        process.exit(1);
+      }
+      log.log(`${signal} received again: already closing (a third signal stops at once)`);
+      return;
+    }
     closing = true;
     log.log(`${signal} received: finishing requests and closing`);
     // Requests in flight finish; keep-alive connections are closed as soon as they fall idle (Node closes only
@@ -64,14 +76,27 @@ async function bootstrap(): Promise<void> {
       process.exit(0);
     }
   };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  watchParent(() => void shutdown('parent exit'));
 
   await app.listen(env.PORT, env.HOST);
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : env.PORT;
   const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
   log.log(`pgscope is ready: Swagger UI at http://${host}:${port}/docs`);
+}
+
+/**
+ * Under `npm start` the parent is npm. The start script execs node, so npm's own forwarding reaches it; should npm
+ * die without forwarding (SIGKILL, a crash), the service is orphaned: it notices its parent changed and closes.
+ */
+function watchParent(onExit: () => void): void {
+  if (!process.env.npm_lifecycle_event) return;
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) onExit();
+  }, 1000).unref();
 }
 
 bootstrap().catch((err: unknown) => {

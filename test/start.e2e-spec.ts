@@ -9,16 +9,26 @@ interface Started {
   output: () => string;
   baseUrl: string;
   postgresPid: number;
+  /** The node process serving (under npm, not the child spawned here). */
+  servicePid: number;
   dataDir: string;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** `npm start` without DATABASE_URL, as a user runs it (the compiled app; `npm test` builds first). */
-async function startService(env: Record<string, string> = {}): Promise<Started> {
+/**
+ * `npm start` without DATABASE_URL, as a user runs it (the compiled app; `npm test` builds first): node directly, or
+ * through npm itself (`viaNpm`, without the prestart build, which `npm test` has done).
+ */
+async function startService(env: Record<string, string> = {}, viaNpm = false): Promise<Started> {
   if (!fs.existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run build` (npm test does)');
   const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: '0', ...env };
   delete childEnv.DATABASE_URL;
-  const child = spawn(process.execPath, [MAIN], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, args] = viaNpm ? ['npm', ['start', '--ignore-scripts', '--silent']] : [process.execPath, [MAIN]];
+  const child = spawn(command, args, {
+    env: childEnv,
+    cwd: path.join(__dirname, '..'),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
@@ -37,14 +47,22 @@ async function startService(env: Record<string, string> = {}): Promise<Started> 
   }
   const embedded = /embedded PostgreSQL \d+ \(pid (\d+), data (\S+)\)/.exec(output);
   if (!embedded) throw new Error(`no embedded server line in:\n${output}`);
+  const service = /\[Nest\] (\d+) /.exec(output);
   return {
     child,
     output: () => output,
     baseUrl: ready[1],
     postgresPid: Number(embedded[1]),
+    servicePid: Number(service?.[1]),
     dataDir: embedded[2],
     exit,
   };
+}
+
+async function gone(pid: number, withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return !alive(pid);
 }
 
 function alive(pid: number): boolean {
@@ -83,6 +101,23 @@ describe('npm start without DATABASE_URL', () => {
       expect(fs.existsSync(service.dataDir)).toBe(false);
     },
   );
+
+  // What `kill $!`, `docker stop` on CMD ["npm","start"], or systemd do: signal npm's process only.
+  it('stops node and its embedded server when only npm gets SIGTERM, and survives a second signal', async () => {
+    const service = await startService({}, true);
+    expect(service.servicePid).not.toBe(service.child.pid);
+    expect(alive(service.servicePid)).toBe(true);
+    service.child.kill('SIGTERM');
+    // A second signal straight to the service, as a process group kill adds: it keeps closing cleanly.
+    await new Promise((r) => setTimeout(r, 100));
+    if (alive(service.servicePid)) process.kill(service.servicePid, 'SIGTERM');
+    await service.exit;
+    // Within the shutdown grace period (10 s) and the embedded server's own stop.
+    expect(await gone(service.servicePid, 15_000)).toBe(true);
+    expect(await gone(service.postgresPid, 5_000)).toBe(true);
+    expect(fs.existsSync(service.dataDir)).toBe(false);
+    expect(service.output()).toContain('SIGTERM received again: already closing');
+  }, 90_000);
 
   it('refuses a bad variable with exit code 1 and one line naming it', async () => {
     const child = spawn(process.execPath, [MAIN], {
