@@ -9,7 +9,8 @@ export const DEMO_ROLE = 'pgscope';
 /**
  * The embedded demo behind `npm start` without DATABASE_URL: a real server, a small shop schema with the
  * situations pgscope exists to show (an unused and a duplicate index, dead tuples, a lock chain, a slow query),
- * a light workload, and a least-privilege role (pg_monitor only) for pgscope to connect as.
+ * a light workload, and a least-privilege role for pgscope to connect as (pg_monitor, plus SELECT on the demo's
+ * tables so that bloat estimates can read their column statistics).
  */
 export class DemoServer {
   private timers: NodeJS.Timeout[] = [];
@@ -36,6 +37,11 @@ export class DemoServer {
         connection: { application_name: 'pgscope-demo' },
       });
       await createSchema(admin);
+      // pg_stats shows column statistics only for tables the role may SELECT: without this the newcomer's first
+      // /indexes says every bloat estimate is unavailable. (The pg_monitor-only case is covered by the e2e suite.)
+      await admin.unsafe(
+        `grant usage on schema shop to ${DEMO_ROLE}; grant select on all tables in schema shop to ${DEMO_ROLE}`,
+      );
       const demo = new DemoServer(server, server.url(DEMO_DATABASE, DEMO_ROLE, password), admin, logger);
       demo.startWorkload();
       return demo;
