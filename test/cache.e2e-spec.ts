@@ -211,6 +211,13 @@ describe('GET /cache', () => {
           hint: 'CREATE EXTENSION pg_buffercache;',
         },
       ]);
+      // Created while pgscope runs: the next request uses it, not the one after the facts are refreshed.
+      await bare.admin.unsafe('create extension pg_buffercache');
+      const now = await bareApi.get(URL);
+      expect(now.body.buffers).not.toBeNull();
+      expect(now.body.meta.warnings).toEqual([]);
+      const overview = await bareApi.get(API);
+      expect(overview.body.capabilities.pgBuffercache).toMatchObject({ installed: true, schema: 'public' });
     } finally {
       await bareApi.close();
       await bare.drop();

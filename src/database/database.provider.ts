@@ -39,6 +39,11 @@ export interface ReadContext {
    * supplies the value instead.
    */
   optional<T>(fn: (sql: Tx) => Promise<T>, sqlstates: readonly string[], fallback: (sqlstate: string) => T): Promise<T>;
+  /**
+   * The extension as created in this database: from the server facts, or, where they say it is missing, looked up
+   * again now (one indexed catalog read), so an extension created a moment ago is used at once.
+   */
+  extension(name: string): Promise<ExtensionInfo | undefined>;
 }
 
 /**

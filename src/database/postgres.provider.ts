@@ -4,7 +4,7 @@ import { AppError } from '../common/errors';
 import { isConnectionError, isStaleConnectionError, mapPgError, PgLikeError } from '../common/pg-errors';
 import { DatabaseProvider, ReadContext, ReadOptions, ServerInfo } from './database.provider';
 import { majorOf } from './pg-version';
-import { serverInfoQuery } from './server-info.sql';
+import { extensionQuery, serverInfoQuery } from './server-info.sql';
 
 export interface PostgresProviderOptions {
   url: string;
@@ -60,7 +60,21 @@ export class PostgresProvider extends DatabaseProvider {
 
   async read<T>(name: string, fn: (ctx: ReadContext) => Promise<T>, options?: ReadOptions): Promise<T> {
     const info = await this.serverInfo();
-    return this.transaction(name, (ctx) => fn({ ...ctx, info }), options);
+    return this.transaction(
+      name,
+      (ctx) => {
+        const extension: ReadContext['extension'] = async (ext) => {
+          const known = info.extensions[ext];
+          if (known) return known;
+          const [found] = await extensionQuery(ctx.sql, ext);
+          // Into the cached facts too: every later request sees it without asking again.
+          if (found) info.extensions[ext] = found;
+          return found;
+        };
+        return fn({ ...ctx, info, extension });
+      },
+      options,
+    );
   }
 
   async serverInfo(): Promise<ServerInfo> {
@@ -96,7 +110,7 @@ export class PostgresProvider extends DatabaseProvider {
 
   private async transaction<T>(
     name: string,
-    fn: (ctx: Omit<ReadContext, 'info'>) => Promise<T>,
+    fn: (ctx: Omit<ReadContext, 'info' | 'extension'>) => Promise<T>,
     options?: ReadOptions,
   ): Promise<T> {
     const statementTimeout = Math.round(options?.statementTimeoutMs ?? this.queryTimeoutMs);

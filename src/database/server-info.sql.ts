@@ -31,3 +31,11 @@ export function serverInfoQuery(sql: Tx) {
                        from pg_catalog.pg_extension e
                        join pg_catalog.pg_namespace n on n.oid = e.extnamespace), '[]'::json) as extensions`;
 }
+
+/** One extension of the current database (pg_extension's unique index on extname). */
+export function extensionQuery(sql: Tx, name: string) {
+  return sql<{ version: string; schema: string }[]>`
+    select /* pgscope */ e.extversion as version, n.nspname as schema
+      from pg_catalog.pg_extension e join pg_catalog.pg_namespace n on n.oid = e.extnamespace
+     where e.extname = ${name}`;
+}

@@ -62,7 +62,7 @@ export class CacheService {
         if (skipped.length > 0) warnings.push(lockedWarning(skipped, locked));
 
         let buffers: BuffersDto | null = null;
-        const ext = info.extensions.pg_buffercache;
+        const ext = await ctx.extension('pg_buffercache');
         if (!ext) {
           warnings.push(
             warning(

@@ -84,7 +84,7 @@ export class IndexesService {
         }
         let figures = estimates;
         if (query.bloat === 'measured') {
-          const ext = info.extensions.pgstattuple;
+          const ext = await ctx.extension('pgstattuple');
           if (!ext) {
             throw InvalidParameterError.of(
               'bloat',

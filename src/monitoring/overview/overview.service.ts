@@ -10,8 +10,10 @@ export class OverviewService {
 
   async getOverview(): Promise<ServerOverviewDto> {
     const started = performance.now();
-    return this.db.read('overview', async ({ sql, info }) => {
+    return this.db.read('overview', async ({ sql, info, extension: lookUp }) => {
       const [row] = await overviewQuery(sql);
+      // Looked up again where the facts say missing, so an extension created a moment ago shows at once.
+      for (const name of ['pg_stat_statements', 'pgstattuple', 'pg_buffercache']) await lookUp(name);
       const pgss = extension(info, 'pg_stat_statements');
       return {
         meta: buildMeta(info, started, capabilityWarnings(info)),

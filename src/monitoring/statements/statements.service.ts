@@ -4,7 +4,7 @@ import { buildMeta, pgMonitorWarning, warning, WarningDto } from '../../common/m
 import { likeContains } from '../../common/query';
 import { presentQueryText } from '../../common/query-text';
 import { Env } from '../../config/env';
-import { DatabaseProvider, SELF_MARKER, ServerInfo, Tx } from '../../database/database.provider';
+import { DatabaseProvider, ReadContext, SELF_MARKER, Tx } from '../../database/database.provider';
 import { StatementDto, StatementsQueryDto, StatementsResponseDto } from './statements.dto';
 import { PgStatStatementsUnavailableError } from './statements.errors';
 import {
@@ -45,7 +45,7 @@ export class StatementsService {
       );
     }
     try {
-      return await this.db.read('statements', ({ sql, info }) => this.collect(sql, info, query, started));
+      return await this.db.read('statements', (ctx) => this.collect(ctx, query, started));
     } catch (err) {
       // The extension's objects exist but the library is not loaded (e.g. after a restart without the preload).
       if ((err as { code?: string }).code === '55000' && /shared_preload_libraries/.test(String(err))) {
@@ -55,16 +55,12 @@ export class StatementsService {
     }
   }
 
-  private async collect(
-    sql: Tx,
-    info: ServerInfo,
-    query: StatementsQueryDto,
-    started: number,
-  ): Promise<StatementsResponseDto> {
-    const extension = info.extensions.pg_stat_statements;
+  private async collect(ctx: ReadContext, query: StatementsQueryDto, started: number): Promise<StatementsResponseDto> {
+    const { sql, info } = ctx;
     if (!info.pgStatStatementsPreloaded) {
       throw new PgStatStatementsUnavailableError('not_preloaded', info.currentDatabase);
     }
+    const extension = await ctx.extension('pg_stat_statements');
     if (!extension) throw new PgStatStatementsUnavailableError('not_installed', info.currentDatabase);
     const ext = extensionVersionNumber(extension.version);
     if (query.toplevel !== undefined && ext < 109) {
