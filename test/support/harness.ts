@@ -165,6 +165,31 @@ export async function flushStats(sql: postgres.Sql): Promise<void> {
   }
 }
 
+/**
+ * Waits until `read` gives the same value twice in a row, `intervalMs` apart: statistics of sessions that ended or
+ * flushed have all arrived (the 13/14 collector is asynchronous). Counters compared with a response must be settled
+ * first, and read before and after it (see between()).
+ */
+export async function settled<T>(read: () => Promise<T>, intervalMs = serverMajor() >= 15 ? 200 : 700): Promise<T> {
+  let last = JSON.stringify(await read());
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, intervalMs));
+    const value = await read();
+    const text = JSON.stringify(value);
+    if (text === last) return value;
+    last = text;
+  }
+  throw new Error(`counters did not settle: ${last}`);
+}
+
+/** Reads counters before and after `respond`: a figure of the response must lie between the two readings. */
+export async function around<T, R>(read: () => Promise<T>, respond: () => Promise<R>): Promise<[T, R, T]> {
+  const before = await read();
+  const response = await respond();
+  const after = await read();
+  return [before, response, after];
+}
+
 /** One test per [query, parameter, reason]: a 400 INVALID_PARAMETER naming exactly that parameter. */
 export function rejectsInvalidParameters(app: () => TestApp, url: string, cases: [string, string, string][]): void {
   it.each(cases)('rejects %s with 400 naming %s', async (query, name, reason) => {
