@@ -302,7 +302,9 @@ async function main() {
   await admin.end();
   const sql = postgres(server.url('bloat'), { max: 1, onnotice: () => undefined });
   await sql.unsafe('create extension pgstattuple');
-  const app = await createApp(loadEnv({ DATABASE_URL: server.url('bloat'), QUERY_TIMEOUT_MS: '30000' }));
+  const app = await createApp(
+    loadEnv({ DATABASE_URL: server.url('bloat'), QUERY_TIMEOUT_MS: '30000', SIZES_MAX_AGE_MS: '0' }),
+  );
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   const get = async (url) => (await app.inject({ method: 'GET', url })).json();

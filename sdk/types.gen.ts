@@ -113,7 +113,7 @@ export type BloatDto = {
  */
 export type BloatMethod = 'estimate' | 'measured';
 
-export type BloatMode = 'estimate' | 'measured';
+export type BloatMode = 'estimate' | 'measured' | 'none';
 
 /**
  * Why confidence is not high (empty when it is)
@@ -160,6 +160,10 @@ export type BuffersDto = {
      * Relations with the most bytes in shared buffers
      */
     relations: Array<BufferRelationDto>;
+    /**
+     * When pg_buffercache was read: it visits every buffer header, so it is read at most every SIZES_MAX_AGE_MS
+     */
+    collectedAt: string;
 };
 
 export type CacheOrderBy = 'hitRatio' | 'reads' | 'size' | 'name';
@@ -173,6 +177,10 @@ export type CacheResponseDto = {
      * pg_stat_database.stats_reset: the counters cover the time since (cumulative ratios hide today’s change)
      */
     statsReset: string | null;
+    /**
+     * When the sizes (perTable, perIndex) were read: at most every SIZES_MAX_AGE_MS (default 5 min), in the background; a relation created since is sized now
+     */
+    sizesCollectedAt: string;
     /**
      * This database (pg_stat_database of the connected database)
      */
@@ -421,6 +429,10 @@ export type IndexesResponseDto = {
      */
     statsAgeSeconds: number | null;
     /**
+     * When sizes and bloat estimates were read. They cost a visit to every relation, so they are read at most every SIZES_MAX_AGE_MS (default 5 min) and refreshed in the background; a relation created since is sized now
+     */
+    sizesCollectedAt: string;
+    /**
      * Totals over every index and table in scope (schema/table filters), not just this page
      */
     summary: IndexesSummaryDto;
@@ -460,13 +472,13 @@ export type IndexesSummaryDto = {
      */
     totalIndexBytes: number;
     /**
-     * Estimated bytes REINDEX would give back, over the btree indexes in scope with an estimate
+     * Estimated bytes REINDEX would give back, over the btree indexes in scope with an estimate; null with bloat=none
      */
-    reclaimableIndexBytes: number;
+    reclaimableIndexBytes: number | null;
     /**
-     * Estimated bytes VACUUM FULL would give back, over the tables in scope with an estimate
+     * Estimated bytes VACUUM FULL would give back, over the tables in scope with an estimate; null with bloat=none
      */
-    reclaimableTableBytes: number;
+    reclaimableTableBytes: number | null;
 };
 
 export type InvalidParamDto = {
@@ -600,6 +612,10 @@ export type ServerOverviewDto = {
      * pg_database_size(current_database()) in bytes; null when the role may not CONNECT to it
      */
     databaseSizeBytes: number | null;
+    /**
+     * When databaseSizeBytes was read: pg_database_size walks the directory, so it is read at most every SIZES_MAX_AGE_MS (default 5 min), in the background
+     */
+    databaseSizeCollectedAt: string;
     /**
      * max_connections
      */
@@ -1450,7 +1466,7 @@ export type ListIndexesData = {
          */
         limit?: number;
         /**
-         * estimate: from the catalog and statistics, cheap. measured: pgstattuple / pgstatindex scans of each returned relation (needs the pgstattuple extension; only with a table filter or limit ≤ 20; it reads the relations and so raises their seq_scan and blocks-read counters)
+         * estimate: from the catalog and statistics, made for the whole catalogue at most every SIZES_MAX_AGE_MS and served with its age (sizesCollectedAt). measured: pgstattuple / pgstatindex scans of each returned relation (needs the pgstattuple extension; only with a table filter or limit ≤ 20; it reads the relations and so raises their seq_scan and blocks-read counters). none: usage only, every bloat null
          */
         bloat?: BloatMode;
     };

@@ -113,6 +113,16 @@ export class Env {
   @Max(3_600_000)
   BLOAT_MEASURE_TIMEOUT_MS = 30_000;
 
+  /**
+   * The costly figures (relation and database sizes, whole-catalogue bloat estimates, shared buffer contents) are
+   * read at most this often and served with their age; 0 reads them for every request.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  SIZES_MAX_AGE_MS = 300_000;
+
   /** Below this many blocks (hit + read) a ratio gets no status: too little traffic to judge. */
   @Transform(toInt)
   @IsInt()
@@ -137,6 +147,7 @@ const EXPECTS: Record<keyof Env, string> = {
   HIT_RATIO_WARNING: 'a number from 0 to 1, not above HIT_RATIO_GOOD',
   HIT_RATIO_MIN_BLOCKS: 'a non-negative integer',
   BLOAT_MEASURE_TIMEOUT_MS: 'an integer number of milliseconds from 100 to 3600000',
+  SIZES_MAX_AGE_MS: 'an integer number of milliseconds from 0 (read for every request) to 86400000',
 };
 
 export class ConfigError extends Error {

@@ -10,10 +10,19 @@ import { CacheService } from './cache/cache.service';
 import { BloatService } from './bloat/bloat.service';
 import { OverviewController } from './overview/overview.controller';
 import { OverviewService } from './overview/overview.service';
+import { SlowFiguresRegistry } from './shared/sizes';
 
 /** One injectable service per metric family, each reading through DatabaseProvider. */
 @Module({
   controllers: [OverviewController, ActivityController, StatementsController, IndexesController, CacheController],
-  providers: [OverviewService, ActivityService, StatementsService, IndexesService, BloatService, CacheService],
+  providers: [
+    OverviewService,
+    ActivityService,
+    StatementsService,
+    IndexesService,
+    BloatService,
+    CacheService,
+    SlowFiguresRegistry,
+  ],
 })
 export class MonitoringModule {}

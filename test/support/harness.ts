@@ -109,7 +109,11 @@ export async function createTestApp(databaseUrl: string, env: Record<string, str
   // TEST_LOG=1 shows the application's log (errors of failing requests) while debugging a spec.
   const logger = process.env.TEST_LOG ? new ConsoleLogger('test-app') : false;
   // The shared response cache is off unless a spec turns it on: most specs assert fresh figures.
-  const app = await createApp(loadEnv({ DATABASE_URL: databaseUrl, CACHE_TTL_MS: '0', ...env }), { logger });
+  // Sizes are read for every request too (SIZES_MAX_AGE_MS=0): specs stage a relation and assert its size at once.
+  const app = await createApp(
+    loadEnv({ DATABASE_URL: databaseUrl, CACHE_TTL_MS: '0', SIZES_MAX_AGE_MS: '0', ...env }),
+    { logger },
+  );
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return {

@@ -34,7 +34,7 @@ export interface ColumnInput {
 }
 
 export interface TableInput {
-  /** Bytes of the main fork, or null when locked. */
+  /** Bytes of the main fork, or null when it could not be sized (locked). */
   heapBytes: number | null;
   toastBytes: number;
   /** Live rows now (n_live_tup), falling back to reltuples when the statistics system has nothing. */

@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Env } from '../../config/env';
-import { ReadContext, ServerInfo } from '../../database/database.provider';
-import { ScopeFilter } from '../shared/relations.sql';
+import { DatabaseProvider, ReadContext, ServerInfo } from '../../database/database.provider';
+import { RelationSizeRow } from '../shared/relations.sql';
+import { SlowFiguresRegistry } from '../shared/sizes';
+import { Figures } from '../shared/slow-figures';
 import { BloatDto } from './bloat.dto';
 import {
   BLOCK_SIZE,
@@ -28,18 +30,56 @@ export interface BloatFigures {
 /** Reclaimable space in tables and btree indexes: estimated (default) or measured with pgstattuple. */
 @Injectable()
 export class BloatService {
-  constructor(@Inject(Env) private readonly env: Env) {}
+  constructor(
+    @Inject(Env) private readonly env: Env,
+    private readonly slow: SlowFiguresRegistry,
+  ) {}
 
-  /** Estimates for every table and index in scope, from the catalog and statistics only. */
-  async estimate(ctx: ReadContext, scope: ScopeFilter, locked: number[]): Promise<BloatFigures> {
+  /**
+   * Estimates from the catalog and statistics, with the sizes given: for every user table and index, or only the
+   * ones named (`only`). Relations without a size (locked when sized) get `unavailable`.
+   */
+  async estimate(
+    ctx: ReadContext,
+    sizes: Map<number, RelationSizeRow>,
+    only?: { tables: number[]; indexes: number[] },
+  ): Promise<BloatFigures> {
     const [tables, indexes] = [
-      await tableBloatInputsQuery(ctx.sql, scope, locked),
-      await indexBloatInputsQuery(ctx.sql, scope, locked),
+      only?.tables.length === 0 ? [] : await tableBloatInputsQuery(ctx.sql, only?.tables),
+      only?.indexes.length === 0 ? [] : await indexBloatInputsQuery(ctx.sql, only?.indexes),
     ];
     return {
-      tables: new Map(tables.map((t) => [Number(t.oid), estimateTable(t)])),
-      indexes: new Map(indexes.map((ix) => [Number(ix.oid), estimateBtree(toIndexInput(ix, ctx.info))])),
+      tables: new Map(
+        tables.map((t) => {
+          const size = sizes.get(Number(t.oid));
+          return [
+            Number(t.oid),
+            estimateTable({ ...t, heapBytes: size?.bytes ?? null, toastBytes: size?.toastBytes ?? 0 }),
+          ];
+        }),
+      ),
+      indexes: new Map(
+        indexes.map((ix) => [
+          Number(ix.oid),
+          ix.relkind === 'I'
+            ? null
+            : estimateBtree(toIndexInput(ix, sizes.get(Number(ix.oid))?.bytes ?? null, ctx.info)),
+        ]),
+      ),
     };
+  }
+
+  /**
+   * Estimates for the whole catalogue (what orderBy=bloat and the reclaimable totals need), at the slower cadence
+   * of the sizes they are made from, and served with their age.
+   */
+  catalogue(db: DatabaseProvider): Promise<Figures<BloatFigures>> {
+    return this.slow.of(db).get('bloat', async () => {
+      const { value } = await this.slow.sizes(db);
+      return db.read('bloat-estimate', (ctx) => this.estimate(ctx, value.sizes), {
+        statementTimeoutMs: this.slow.slowTimeoutMs,
+      });
+    });
   }
 
   /**
@@ -91,12 +131,12 @@ export class BloatService {
   }
 }
 
-function toIndexInput(ix: IndexBloatInputRow, info: ServerInfo): IndexInput {
+function toIndexInput(ix: IndexBloatInputRow, sizeBytes: number | null, info: ServerInfo): IndexInput {
   // A partial index holds the share of rows its own reltuples says, scaled to the table's rows now.
   const rows = ix.partial && ix.tableReltuples > 0 ? (ix.indexReltuples / ix.tableReltuples) * ix.rows : ix.rows;
   return {
     amname: ix.amname,
-    sizeBytes: ix.sizeBytes,
+    sizeBytes,
     rows,
     fillfactor: ix.fillfactor,
     unique: ix.unique,

@@ -1,5 +1,6 @@
+import type postgres from 'postgres';
 import { Tx } from '../../database/database.provider';
-import { lockedSet, relationFilter, ScopeFilter, userNamespace } from '../shared/relations.sql';
+import { userNamespace } from '../shared/relations.sql';
 import { ColumnInput } from './bloat.estimate';
 
 /** Live rows now: the statistics system's count where it has one, else reltuples. */
@@ -8,22 +9,31 @@ const liveRows = (sql: Tx, oid: ReturnType<Tx>) => sql`
        then pg_catalog.pg_stat_get_live_tuples(${oid})::float8
        else greatest((select reltuples from pg_catalog.pg_class where oid = ${oid}), 0)::float8 end`;
 
+/** Only these tables (or, for indexes, these indexes), or every user relation when `oids` is undefined. */
+const only = (sql: Tx, column: postgres.Fragment, oids: number[] | undefined): postgres.Fragment =>
+  oids === undefined ? sql`` : sql`and ${column} = any(${`{${oids.join(',')}}`}::oid[])`;
+
 /**
- * pg_stats read once for the schemas in scope (a hash join afterwards): joined per table it is rescanned for
- * every relation, which made /indexes quadratic in the number of tables.
+ * pg_stats read once for the tables concerned (a hash join afterwards): joined per table it is rescanned for every
+ * relation, which made /indexes quadratic in the number of tables. `tables` restricts it to these table oids.
  */
-const statsCte = (sql: Tx, scope: ScopeFilter) => sql`
+const statsCte = (sql: Tx, tables: postgres.Fragment | undefined) => sql`
   stats as materialized (
     select schemaname, tablename, attname, inherited, avg_width, null_frac, n_distinct
       from pg_catalog.pg_stats
      where schemaname not in ('pg_catalog', 'information_schema') and schemaname !~ '^pg_toast'
-       ${scope.schema !== undefined ? sql`and schemaname = ${scope.schema}` : sql``}
+       ${
+         tables === undefined
+           ? sql``
+           : sql`and (schemaname, tablename) in (
+                   select n.nspname, c.relname from pg_catalog.pg_class c
+                     join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+                    where true ${tables})`
+       }
   )`;
 
 export interface TableBloatInputRow {
   oid: number;
-  heapBytes: number | null;
-  toastBytes: number;
   liveRows: number;
   reltuples: number;
   modSinceAnalyze: number;
@@ -32,12 +42,11 @@ export interface TableBloatInputRow {
   columns: ColumnInput[];
 }
 
-/** What the heap estimate needs, for every user table in scope (catalog and statistics only). */
-export function tableBloatInputsQuery(sql: Tx, scope: ScopeFilter, locked: number[]) {
+/** What the heap estimate needs besides sizes, for every user table (or these), from the catalog and statistics. */
+export function tableBloatInputsQuery(sql: Tx, oids?: number[]) {
   return sql<TableBloatInputRow[]>`
-    with /* pgscope */ locked as (${lockedSet(sql, locked)}),
-    ${statsCte(sql, scope)},
-    -- Columns of every table in scope in one grouped pass (hash join with the statistics), in attribute order.
+    with /* pgscope */ ${statsCte(sql, oids && only(sql, sql`c.oid`, oids))},
+    -- Columns of every table concerned in one grouped pass (hash join with the statistics), in attribute order.
     cols as (
       select a.attrelid,
              json_agg(json_build_object('typlen', t.typlen, 'typalign', t.typalign,
@@ -49,13 +58,10 @@ export function tableBloatInputsQuery(sql: Tx, scope: ScopeFilter, locked: numbe
         left join stats s
           on s.schemaname = n.nspname and s.tablename = c.relname and s.attname = a.attname and not s.inherited
        where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'm') and ${userNamespace(sql)}
-         ${relationFilter(sql, scope, sql`c`)}
+         ${only(sql, sql`c.oid`, oids)}
        group by a.attrelid
     )
     select c.oid::int8 as oid,
-           case when c.oid not in (select * from locked) then pg_catalog.pg_relation_size(c.oid) end as "heapBytes",
-           case when c.reltoastrelid <> 0 and c.reltoastrelid not in (select * from locked)
-                then pg_catalog.pg_relation_size(c.reltoastrelid) else 0 end as "toastBytes",
            ${liveRows(sql, sql`c.oid`)} as "liveRows",
            greatest(c.reltuples, 0)::float8 as reltuples,
            pg_catalog.pg_stat_get_mod_since_analyze(c.oid) as "modSinceAnalyze",
@@ -67,13 +73,13 @@ export function tableBloatInputsQuery(sql: Tx, scope: ScopeFilter, locked: numbe
       join pg_catalog.pg_namespace n on n.oid = c.relnamespace
       left join cols on cols.attrelid = c.oid
      where c.relkind in ('r', 'm') and c.relpersistence <> 't' and ${userNamespace(sql)}
-       ${relationFilter(sql, scope, sql`c`)}`;
+       ${only(sql, sql`c.oid`, oids)}`;
 }
 
 export interface IndexBloatInputRow {
   oid: number;
   amname: string;
-  sizeBytes: number | null;
+  relkind: string;
   rows: number;
   indexReltuples: number;
   tableReltuples: number;
@@ -106,12 +112,15 @@ const DEDUP_TYPES = [
   'char',
 ];
 
-/** What the btree estimate needs, for every user index in scope. */
-export function indexBloatInputsQuery(sql: Tx, scope: ScopeFilter, locked: number[]) {
+/** What the btree estimate needs besides sizes, for every user index (or these). */
+export function indexBloatInputsQuery(sql: Tx, oids?: number[]) {
+  const tables =
+    oids &&
+    sql`and c.oid in (select indrelid from pg_catalog.pg_index
+                       where indexrelid = any(${`{${oids.join(',')}}`}::oid[]))`;
   return sql<IndexBloatInputRow[]>`
-    with /* pgscope */ locked as (${lockedSet(sql, locked)}),
-    ${statsCte(sql, scope)},
-    -- Key columns of every index in scope in one grouped pass: a table column's statistics, or for an
+    with /* pgscope */ ${statsCte(sql, tables)},
+    -- Key columns of every index concerned in one grouped pass: a table column's statistics, or for an
     -- expression the index's own (ANALYZE keeps them under the index's name).
     keys as (
       select i.indexrelid,
@@ -129,13 +138,10 @@ export function indexBloatInputsQuery(sql: Tx, scope: ScopeFilter, locked: numbe
          and s.tablename = case when i.indkey[ia.attnum - 1] > 0 then t.relname else c.relname end
          and s.attname = case when i.indkey[ia.attnum - 1] > 0 then ta.attname else ia.attname end
        where t.relpersistence <> 't' and ${userNamespace(sql)}
-         ${relationFilter(sql, scope, sql`t`)}
+         ${only(sql, sql`i.indexrelid`, oids)}
        group by i.indexrelid
     )
-    select i.indexrelid::int8 as oid, am.amname,
-           case when i.indexrelid not in (select * from locked) and i.indrelid not in (select * from locked)
-                     and c.relkind = 'i'
-                then pg_catalog.pg_relation_size(i.indexrelid) end as "sizeBytes",
+    select i.indexrelid::int8 as oid, am.amname, c.relkind::text as relkind,
            ${liveRows(sql, sql`i.indrelid`)} as rows,
            greatest(c.reltuples, 0)::float8 as "indexReltuples",
            greatest(t.reltuples, 0)::float8 as "tableReltuples",
@@ -160,7 +166,7 @@ export function indexBloatInputsQuery(sql: Tx, scope: ScopeFilter, locked: numbe
       join pg_catalog.pg_am am on am.oid = c.relam
       left join keys on keys.indexrelid = i.indexrelid
      where t.relpersistence <> 't' and ${userNamespace(sql)}
-       ${relationFilter(sql, scope, sql`t`)}`;
+       ${only(sql, sql`i.indexrelid`, oids)}`;
 }
 
 export interface MeasuredTableRow {

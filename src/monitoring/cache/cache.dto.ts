@@ -250,6 +250,15 @@ export class BuffersDto {
 
   @ApiProperty({ type: [BufferRelationDto], description: 'Relations with the most bytes in shared buffers' })
   relations!: BufferRelationDto[];
+
+  @ApiProperty({
+    type: 'string',
+    format: 'date-time',
+    example: '2026-11-28T03:25:00.000Z',
+    description:
+      'When pg_buffercache was read: it visits every buffer header, so it is read at most every SIZES_MAX_AGE_MS',
+  })
+  collectedAt!: string;
 }
 
 export class CacheResponseDto {
@@ -265,6 +274,16 @@ export class CacheResponseDto {
       'pg_stat_database.stats_reset: the counters cover the time since (cumulative ratios hide today’s change)',
   })
   statsReset!: string | null;
+
+  @ApiProperty({
+    type: 'string',
+    format: 'date-time',
+    example: '2026-11-28T03:25:00.000Z',
+    description:
+      'When the sizes (perTable, perIndex) were read: at most every SIZES_MAX_AGE_MS (default 5 min), in the ' +
+      'background; a relation created since is sized now',
+  })
+  sizesCollectedAt!: string;
 
   @ApiProperty({ description: 'This database (pg_stat_database of the connected database)', type: DatabaseCacheDto })
   database!: DatabaseCacheDto;

@@ -3,22 +3,23 @@ import { buildMeta, warning, WarningDto } from '../../common/meta.dto';
 import { Env } from '../../config/env';
 import { DatabaseProvider } from '../../database/database.provider';
 import { avoidingLocks, lockedWarning, SIZE_LOCK_TIMEOUT_MS } from '../shared/locks';
+import { SlowFiguresRegistry } from '../shared/sizes';
+import { Figures } from '../shared/slow-figures';
 import { BuffersDto, CacheQueryDto, CacheResponseDto, RatioStatus } from './cache.dto';
-import {
-  bufferRelationsQuery,
-  bufferTotalsQuery,
-  CacheFilters,
-  databaseCacheQuery,
-  perIndexQuery,
-  perTableQuery,
-  tablesTotalsQuery,
-} from './cache.sql';
+import { buffersQuery, BuffersRow, CacheFigures, CacheFilters, cacheQuery, databaseCacheQuery } from './cache.sql';
+
+/** Relations listed in buffers.relations are read once for the largest page a request may ask for. */
+const BUFFER_RELATIONS_MAX = 1000;
+
+type BuffersFigures =
+  { state: 'ok'; value: BuffersRow } | { state: 'missing'; database: string } | { state: 'denied'; user: string };
 
 @Injectable()
 export class CacheService {
   constructor(
     private readonly db: DatabaseProvider,
     @Inject(Env) private readonly env: Env,
+    private readonly slow: SlowFiguresRegistry,
   ) {}
 
   /** hit / (hit + read), or null when there was no traffic. */
@@ -34,6 +35,34 @@ export class CacheService {
     return r >= this.env.HIT_RATIO_GOOD ? 'good' : r >= this.env.HIT_RATIO_WARNING ? 'warning' : 'critical';
   }
 
+  /** pg_buffercache's view, at the slower cadence (it reads every buffer header); "missing" is asked again. */
+  private buffers(): Promise<Figures<BuffersFigures>> {
+    return this.slow.of(this.db).get<BuffersFigures>(
+      'buffers',
+      () =>
+        this.db.read(
+          'buffers',
+          async (ctx) => {
+            const ext = await ctx.extension('pg_buffercache');
+            if (!ext) return { state: 'missing', database: ctx.info.currentDatabase };
+            return ctx.optional<BuffersFigures>(
+              async (sp) => {
+                // Sizing the relations found in the buffers must not queue behind a migration's lock either.
+                const { value } = await avoidingLocks({ ...ctx, sql: sp }, async (oids, sp2) =>
+                  (await buffersQuery(sp2, ext.schema, BUFFER_RELATIONS_MAX, oids)).at(0),
+                );
+                return { state: 'ok', value: value as BuffersRow };
+              },
+              ['42501'],
+              () => ({ state: 'denied', user: ctx.info.currentUser }),
+            );
+          },
+          { statementTimeoutMs: this.slow.slowTimeoutMs, lockTimeoutMs: SIZE_LOCK_TIMEOUT_MS },
+        ),
+      (figures) => figures.state !== 'missing',
+    );
+  }
+
   async getCache(query: CacheQueryDto): Promise<CacheResponseDto> {
     const started = performance.now();
     const filters: CacheFilters = {
@@ -44,68 +73,62 @@ export class CacheService {
       limit: query.limit ?? 50,
       minReads: query.minReads,
     };
+    const sizes = await this.slow.sizes(this.db);
+    const buffers = await this.buffers();
+    const figures: CacheFigures = [...sizes.value.sizes.values()].map((s) => [
+      Number(s.oid),
+      s.kind === 'table' ? s.totalBytes : s.bytes,
+    ]);
     return this.db.read(
       'cache',
       async (ctx) => {
         const { sql, info } = ctx;
         const [dbRow] = await databaseCacheQuery(sql);
-        const [totals] = await tablesTotalsQuery(sql, filters);
-        const { value, locked } = await avoidingLocks(ctx, async (oids, sp) => ({
-          perTable: await perTableQuery(sp, filters, oids),
-          perIndex: await perIndexQuery(sp, filters, oids),
-        }));
+        const { value, locked } = await avoidingLocks(
+          ctx,
+          async (oids, sp) => (await cacheQuery(sp, filters, oids, figures))[0],
+        );
+        const { totals } = value;
         const warnings: WarningDto[] = [];
         const skipped = [
-          ...value.perTable.filter((t) => t.locked).map((t) => `${t.schema}.${t.table}`),
-          ...value.perIndex.filter((i) => i.locked).map((i) => `${i.schema}.${i.index}`),
+          ...value.perTable.filter((t) => t.sizeBytes === null).map((t) => `${t.schema}.${t.table}`),
+          ...value.perIndex.filter((i) => i.sizeBytes === null).map((i) => `${i.schema}.${i.index}`),
         ];
-        if (skipped.length > 0) warnings.push(lockedWarning(skipped, locked));
+        if (skipped.length > 0) warnings.push(lockedWarning(skipped, [...locked, ...sizes.value.locked]));
 
-        let buffers: BuffersDto | null = null;
-        const ext = await ctx.extension('pg_buffercache');
-        if (!ext) {
+        let buffersDto: BuffersDto | null = null;
+        const b = buffers.value;
+        if (b.state === 'missing') {
           warnings.push(
             warning(
               'EXTENSION_MISSING',
-              `pg_buffercache is not created in database "${info.currentDatabase}": buffers is null.`,
+              `pg_buffercache is not created in database "${b.database}": buffers is null.`,
               'CREATE EXTENSION pg_buffercache;',
             ),
           );
-        } else {
-          buffers = await ctx.optional(
-            async (sp) => {
-              const [b] = await bufferTotalsQuery(sp, ext.schema);
-              const relations = await bufferRelationsQuery(
-                sp,
-                ext.schema,
-                filters.limit,
-                locked.map((l) => l.oid),
-              );
-              return {
-                ...b,
-                relations: relations.map(({ relationBytes, ...r }) => ({
-                  ...r,
-                  cachedRatio: relationBytes ? Math.min(1, r.bufferedBytes / relationBytes) : null,
-                })),
-              };
-            },
-            ['42501'],
-            () => {
-              warnings.push(
-                warning(
-                  'INSUFFICIENT_PRIVILEGE',
-                  `Role "${info.currentUser}" may not read pg_buffercache: buffers is null.`,
-                  `GRANT pg_monitor TO ${info.currentUser};`,
-                ),
-              );
-              return null;
-            },
+        } else if (b.state === 'denied') {
+          warnings.push(
+            warning(
+              'INSUFFICIENT_PRIVILEGE',
+              `Role "${b.user}" may not read pg_buffercache: buffers is null.`,
+              `GRANT pg_monitor TO ${b.user};`,
+            ),
           );
+        } else {
+          buffersDto = {
+            ...b.value.totals,
+            collectedAt: buffers.collectedAt.toISOString(),
+            relations: b.value.relations.slice(0, filters.limit).map(({ relationBytes, ...r }) => ({
+              ...r,
+              cachedRatio: relationBytes ? Math.min(1, r.bufferedBytes / relationBytes) : null,
+            })),
+          };
         }
 
         return {
           meta: buildMeta(info, started, warnings),
           statsReset: dbRow.statsReset?.toISOString() ?? null,
+          sizesCollectedAt: sizes.collectedAt.toISOString(),
           database: {
             name: dbRow.name,
             blksHit: dbRow.blksHit,
@@ -136,28 +159,20 @@ export class CacheService {
             toastBlksRead: totals.toastBlksRead,
           },
           perTable: value.perTable.map(({ locked: _l, ...t }) => ({
-            schema: t.schema,
-            table: t.table,
-            heapBlksHit: t.heapBlksHit,
-            heapBlksRead: t.heapBlksRead,
+            ...t,
             heapHitRatio: this.ratio(t.heapBlksHit, t.heapBlksRead),
             heapStatus: this.status(t.heapBlksHit, t.heapBlksRead),
-            idxBlksHit: t.idxBlksHit,
-            idxBlksRead: t.idxBlksRead,
             idxHitRatio: this.ratio(t.idxBlksHit, t.idxBlksRead),
             idxStatus: this.status(t.idxBlksHit, t.idxBlksRead),
-            toastBlksHit: t.toastBlksHit,
-            toastBlksRead: t.toastBlksRead,
             toastHitRatio: this.ratio(t.toastBlksHit, t.toastBlksRead),
             toastStatus: this.status(t.toastBlksHit, t.toastBlksRead),
-            sizeBytes: t.sizeBytes,
           })),
           perIndex: value.perIndex.map(({ locked: _l, ...i }) => ({
             ...i,
             hitRatio: this.ratio(i.idxBlksHit, i.idxBlksRead),
             status: this.status(i.idxBlksHit, i.idxBlksRead),
           })),
-          buffers,
+          buffers: buffersDto,
         };
       },
       { lockTimeoutMs: SIZE_LOCK_TIMEOUT_MS },

@@ -1,7 +1,7 @@
 import type postgres from 'postgres';
 import { SortOrder } from '../../common/query';
 import { Tx } from '../../database/database.provider';
-import { lockedSet, relationFilter, ScopeFilter, userNamespace } from '../shared/relations.sql';
+import { lockedSet, oidValues, relationFilter, ScopeFilter, userNamespace } from '../shared/relations.sql';
 
 export const CACHE_ORDER_BY = ['hitRatio', 'reads', 'size', 'name'] as const;
 export type CacheOrderBy = (typeof CACHE_ORDER_BY)[number];
@@ -32,37 +32,6 @@ export function databaseCacheQuery(sql: Tx) {
       from pg_catalog.pg_stat_database d where d.datname = current_database()`;
 }
 
-/**
- * Block counters per user table as pg_statio_user_tables has them (heap, its indexes, TOAST and the TOAST index;
- * null where the table has none), read with pg_stat_get_blocks_* directly.
- */
-function tablesCte(sql: Tx, f: ScopeFilter, locked: number[]) {
-  const read = (oid: postgres.Fragment) =>
-    sql`(pg_catalog.pg_stat_get_blocks_fetched(${oid}) - pg_catalog.pg_stat_get_blocks_hit(${oid}))`;
-  const hit = (oid: postgres.Fragment) => sql`pg_catalog.pg_stat_get_blocks_hit(${oid})`;
-  return sql`
-    with /* pgscope */ locked as (${lockedSet(sql, locked)}),
-    tab as materialized (
-      select c.oid, n.nspname as schema, c.relname as "table",
-             ${hit(sql`c.oid`)} as heap_hit, ${read(sql`c.oid`)} as heap_read,
-             (select sum(${hit(sql`i.indexrelid`)})::int8 from pg_catalog.pg_index i where i.indrelid = c.oid) as idx_hit,
-             (select sum(${read(sql`i.indexrelid`)})::int8 from pg_catalog.pg_index i where i.indrelid = c.oid) as idx_read,
-             case when c.reltoastrelid <> 0 then ${hit(sql`c.reltoastrelid`)} end as toast_hit,
-             case when c.reltoastrelid <> 0 then ${read(sql`c.reltoastrelid`)} end as toast_read,
-             (select sum(${hit(sql`i.indexrelid`)})::int8 from pg_catalog.pg_index i
-               where c.reltoastrelid <> 0 and i.indrelid = c.reltoastrelid) as tidx_hit,
-             (select sum(${read(sql`i.indexrelid`)})::int8 from pg_catalog.pg_index i
-               where c.reltoastrelid <> 0 and i.indrelid = c.reltoastrelid) as tidx_read,
-             (c.oid in (select * from locked) or c.reltoastrelid in (select * from locked)
-               or exists (select 1 from pg_catalog.pg_index i
-                           where i.indrelid = c.oid and i.indexrelid in (select * from locked))) as locked
-        from pg_catalog.pg_class c
-        join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-       where c.relkind in ('r', 'm') and c.relpersistence <> 't' and ${userNamespace(sql)}
-         ${relationFilter(sql, f, sql`c`)}
-    )`;
-}
-
 export interface TablesTotalsRow {
   heapBlksHit: number;
   heapBlksRead: number;
@@ -72,16 +41,6 @@ export interface TablesTotalsRow {
   toastBlksRead: number;
   toastIdxBlksHit: number;
   toastIdxBlksRead: number;
-}
-
-export function tablesTotalsQuery(sql: Tx, f: ScopeFilter) {
-  return sql<TablesTotalsRow[]>`
-    ${tablesCte(sql, f, [])}
-    select coalesce(sum(heap_hit), 0)::int8 as "heapBlksHit", coalesce(sum(heap_read), 0)::int8 as "heapBlksRead",
-           coalesce(sum(idx_hit), 0)::int8 as "idxBlksHit", coalesce(sum(idx_read), 0)::int8 as "idxBlksRead",
-           coalesce(sum(toast_hit), 0)::int8 as "toastBlksHit", coalesce(sum(toast_read), 0)::int8 as "toastBlksRead",
-           coalesce(sum(tidx_hit), 0)::int8 as "toastIdxBlksHit", coalesce(sum(tidx_read), 0)::int8 as "toastIdxBlksRead"
-      from tab`;
 }
 
 export interface TableCacheRow {
@@ -97,35 +56,6 @@ export interface TableCacheRow {
   locked: boolean;
 }
 
-const ratio = (sql: Tx, hit: postgres.Fragment, read: postgres.Fragment) =>
-  sql`(${hit})::float8 / nullif(${hit} + ${read}, 0)`;
-
-export function perTableQuery(sql: Tx, f: CacheFilters, locked: number[]) {
-  const dir = f.order === 'asc' ? sql`asc` : sql`desc`;
-  const reads = sql`(heap_read + coalesce(idx_read, 0) + coalesce(toast_read, 0) + coalesce(tidx_read, 0))`;
-  const size = sql`case when not locked then pg_catalog.pg_total_relation_size(oid) end`;
-  const sizeFirst = f.orderBy === 'size';
-  const key = {
-    hitRatio: sql`${ratio(sql, sql`heap_hit`, sql`heap_read`)} ${dir} nulls last`,
-    reads: sql`${reads} ${dir}`,
-    size: sql`size_bytes ${dir} nulls last`,
-    name: sql`schema ${dir}, "table" ${dir}`,
-  }[f.orderBy];
-  return sql<TableCacheRow[]>`
-    ${tablesCte(sql, f, locked)},
-    candidates as (
-      select t.*, ${sizeFirst ? size : sql`null::int8`} as size_bytes
-        from tab t
-       where true ${f.minReads !== undefined ? sql`and ${reads} >= ${f.minReads}` : sql``}
-    ),
-    page as (select * from candidates order by ${key}, schema, "table" limit ${f.limit})
-    select schema, "table", heap_hit as "heapBlksHit", heap_read as "heapBlksRead",
-           idx_hit as "idxBlksHit", idx_read as "idxBlksRead", toast_hit as "toastBlksHit", toast_read as "toastBlksRead",
-           ${sizeFirst ? sql`size_bytes` : size} as "sizeBytes", locked
-      from page
-     order by ${key}, schema, "table"`;
-}
-
 export interface IndexCacheRow {
   schema: string;
   table: string;
@@ -136,40 +66,110 @@ export interface IndexCacheRow {
   locked: boolean;
 }
 
-export function perIndexQuery(sql: Tx, f: CacheFilters, locked: number[]) {
+export interface CacheRow {
+  totals: TablesTotalsRow;
+  perTable: TableCacheRow[];
+  perIndex: IndexCacheRow[];
+}
+
+/** Per relation oid, from the slower cadence: a table's heap + indexes + TOAST bytes, an index's bytes. */
+export type CacheFigures = [oid: number, bytes: number | null][];
+
+const ratio = (sql: Tx, hit: postgres.Fragment, read: postgres.Fragment) =>
+  sql`(${hit})::float8 / nullif(${hit} + ${read}, 0)`;
+
+/**
+ * Block counters of every user table as pg_statio_user_tables has them (heap, its indexes, TOAST and the TOAST
+ * index; null where the table has none), their totals, and the page of tables and of indexes, in one statement:
+ * each relation's counters are read once (pg_stat_get_blocks_* directly), its indexes' in one grouped pass.
+ * Sizes come from the slower cadence; a relation created since is sized now.
+ */
+export function cacheQuery(sql: Tx, f: CacheFilters, locked: number[], figures: CacheFigures) {
+  const read = (oid: postgres.Fragment) =>
+    sql`(pg_catalog.pg_stat_get_blocks_fetched(${oid}) - pg_catalog.pg_stat_get_blocks_hit(${oid}))`;
+  const hit = (oid: postgres.Fragment) => sql`pg_catalog.pg_stat_get_blocks_hit(${oid})`;
   const dir = f.order === 'asc' ? sql`asc` : sql`desc`;
-  const size = sql`case when not locked then pg_catalog.pg_relation_size(oid) end`;
-  const sizeFirst = f.orderBy === 'size';
-  const key = {
+  const reads = sql`(heap_read + coalesce(idx_read, 0) + coalesce(toast_read, 0) + coalesce(tidx_read, 0))`;
+  const tableKey = {
+    hitRatio: sql`${ratio(sql, sql`heap_hit`, sql`heap_read`)} ${dir} nulls last`,
+    reads: sql`${reads} ${dir}`,
+    size: sql`size_bytes ${dir} nulls last`,
+    name: sql`schema ${dir}, "table" ${dir}`,
+  }[f.orderBy];
+  const indexKey = {
     hitRatio: sql`${ratio(sql, sql`hit`, sql`read`)} ${dir} nulls last`,
     reads: sql`read ${dir}`,
     size: sql`size_bytes ${dir} nulls last`,
     name: sql`schema ${dir}, "table" ${dir}, index ${dir}`,
   }[f.orderBy];
-  return sql<IndexCacheRow[]>`
+  const sized = (oid: postgres.Fragment, live: postgres.Fragment, isLocked: postgres.Fragment) =>
+    sql`case when fg.oid is not null then fg.bytes when not ${isLocked} then ${live} end`;
+  return sql<CacheRow[]>`
     with /* pgscope */ locked as (${lockedSet(sql, locked)}),
+    figures as materialized ${oidValues(sql, figures, ['bytes'])},
+    tab as materialized (
+      select c.oid, n.nspname as schema, c.relname as "table", c.reltoastrelid,
+             ${hit(sql`c.oid`)} as heap_hit, ${read(sql`c.oid`)} as heap_read,
+             case when c.reltoastrelid <> 0 then ${hit(sql`c.reltoastrelid`)} end as toast_hit,
+             case when c.reltoastrelid <> 0 then ${read(sql`c.reltoastrelid`)} end as toast_read,
+             c.oid in (select * from locked) or c.reltoastrelid in (select * from locked) as locked
+        from pg_catalog.pg_class c
+        join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+       where c.relkind in ('r', 'm') and c.relpersistence <> 't' and ${userNamespace(sql)}
+         ${relationFilter(sql, f, sql`c`)}
+    ),
+    -- The indexes of those tables and of their TOAST tables, each read once.
     idx as materialized (
-      select i.indexrelid as oid, n.nspname as schema, t.relname as "table", c.relname as index,
-             pg_catalog.pg_stat_get_blocks_hit(i.indexrelid) as hit,
-             pg_catalog.pg_stat_get_blocks_fetched(i.indexrelid) - pg_catalog.pg_stat_get_blocks_hit(i.indexrelid) as read,
-             (i.indexrelid in (select * from locked) or i.indrelid in (select * from locked)) as locked
+      select i.indexrelid as oid, i.indrelid, ${hit(sql`i.indexrelid`)} as hit, ${read(sql`i.indexrelid`)} as read,
+             i.indexrelid in (select * from locked) as locked
         from pg_catalog.pg_index i
-        join pg_catalog.pg_class c on c.oid = i.indexrelid
-        join pg_catalog.pg_class t on t.oid = i.indrelid
-        join pg_catalog.pg_namespace n on n.oid = t.relnamespace
-       where t.relkind in ('r', 'm') and c.relkind = 'i' and t.relpersistence <> 't' and ${userNamespace(sql)}
-         ${relationFilter(sql, f, sql`t`)}
+       where i.indrelid in (select oid from tab union all select reltoastrelid from tab where reltoastrelid <> 0)
     ),
-    candidates as (
-      select x.*, ${sizeFirst ? size : sql`null::int8`} as size_bytes
+    idx_sums as (
+      select indrelid, sum(hit)::int8 as hit, sum(read)::int8 as read, bool_or(locked) as locked
+        from idx group by indrelid
+    ),
+    tables as (
+      select t.*, s.hit as idx_hit, s.read as idx_read, ts.hit as tidx_hit, ts.read as tidx_read,
+             t.locked or coalesce(s.locked, false) or coalesce(ts.locked, false) as any_locked
+        from tab t
+        left join idx_sums s on s.indrelid = t.oid
+        left join idx_sums ts on ts.indrelid = t.reltoastrelid
+    ),
+    table_page as (
+      select x.*, ${sized(sql`x.oid`, sql`pg_catalog.pg_total_relation_size(x.oid)`, sql`x.any_locked`)} as size_bytes
+        from tables x left join figures fg on fg.oid = x.oid
+       where true ${f.minReads !== undefined ? sql`and ${reads} >= ${f.minReads}` : sql``}
+       order by ${tableKey}, schema, "table"
+       limit ${f.limit}
+    ),
+    index_page as (
+      select x.*, t.schema, t."table", c.relname as index,
+             ${sized(sql`x.oid`, sql`pg_catalog.pg_relation_size(x.oid)`, sql`(x.locked or t.locked)`)} as size_bytes,
+             x.locked or t.locked as any_locked
         from idx x
-       where true ${f.minReads !== undefined ? sql`and read >= ${f.minReads}` : sql``}
-    ),
-    page as (select * from candidates order by ${key}, schema, "table", index limit ${f.limit})
-    select schema, "table", index, hit as "idxBlksHit", read as "idxBlksRead",
-           ${sizeFirst ? sql`size_bytes` : size} as "sizeBytes", locked
-      from page
-     order by ${key}, schema, "table", index`;
+        join tab t on t.oid = x.indrelid
+        join pg_catalog.pg_class c on c.oid = x.oid and c.relkind = 'i'
+        left join figures fg on fg.oid = x.oid
+       where true ${f.minReads !== undefined ? sql`and x.read >= ${f.minReads}` : sql``}
+       order by ${indexKey}, schema, "table", index
+       limit ${f.limit}
+    )
+    select (select json_build_object(
+              'heapBlksHit', coalesce(sum(heap_hit), 0)::int8, 'heapBlksRead', coalesce(sum(heap_read), 0)::int8,
+              'idxBlksHit', coalesce(sum(idx_hit), 0)::int8, 'idxBlksRead', coalesce(sum(idx_read), 0)::int8,
+              'toastBlksHit', coalesce(sum(toast_hit), 0)::int8, 'toastBlksRead', coalesce(sum(toast_read), 0)::int8,
+              'toastIdxBlksHit', coalesce(sum(tidx_hit), 0)::int8, 'toastIdxBlksRead', coalesce(sum(tidx_read), 0)::int8)
+              from tables) as totals,
+           coalesce((select json_agg(json_build_object(
+              'schema', schema, 'table', "table", 'heapBlksHit', heap_hit, 'heapBlksRead', heap_read,
+              'idxBlksHit', idx_hit, 'idxBlksRead', idx_read, 'toastBlksHit', toast_hit, 'toastBlksRead', toast_read,
+              'sizeBytes', size_bytes, 'locked', any_locked) order by ${tableKey}, schema, "table")
+              from table_page), '[]') as "perTable",
+           coalesce((select json_agg(json_build_object(
+              'schema', schema, 'table', "table", 'index', index, 'idxBlksHit', hit, 'idxBlksRead', read,
+              'sizeBytes', size_bytes, 'locked', any_locked) order by ${indexKey}, schema, "table", index)
+              from index_page), '[]') as "perIndex"`;
 }
 
 export interface BufferTotalsRow {
@@ -186,40 +186,50 @@ export interface BufferRelationRow {
   relationBytes: number | null;
 }
 
-/** pg_buffercache reads every buffer header: bounded by the statement timeout, and only when asked for. */
-export function bufferTotalsQuery(sql: Tx, schema: string) {
-  return sql<BufferTotalsRow[]>`
-    select /* pgscope */ pg_catalog.pg_size_bytes(current_setting('shared_buffers'))::int8 as "sharedBuffersBytes",
-           (count(*) filter (where b.relfilenode is not null) * current_setting('block_size')::int8)::int8 as "usedBytes",
-           (count(*) filter (where b.isdirty) * current_setting('block_size')::int8)::int8 as "dirtyBytes"
-      from ${sql(schema)}.pg_buffercache b`;
+export interface BuffersRow {
+  totals: BufferTotalsRow;
+  relations: BufferRelationRow[];
 }
 
-export function bufferRelationsQuery(sql: Tx, schema: string, limit: number, locked: number[]) {
-  return sql<BufferRelationRow[]>`
+/**
+ * pg_buffercache reads every buffer header (its cost grows with shared_buffers): read once for the totals and the
+ * relations holding the most, at most every SIZES_MAX_AGE_MS. Buffers map to relations by relfilenode (catalogs
+ * whose file is mapped, relfilenode 0, through pg_relation_filenode: a call per mapped catalog, not per relation).
+ */
+export function buffersQuery(sql: Tx, schema: string, limit: number, locked: number[]) {
+  return sql<BuffersRow[]>`
     with /* pgscope */ locked as (${lockedSet(sql, locked)}),
-    b as (
-      select b.relfilenode, count(*) as buffers
-        from ${sql(schema)}.pg_buffercache b
-       where b.relfilenode is not null
-         and b.reldatabase in (0, (select oid from pg_catalog.pg_database where datname = current_database()))
-       group by b.relfilenode
+    buffers as materialized (
+      select b.relfilenode, b.reldatabase, b.isdirty from ${sql(schema)}.pg_buffercache b
+    ),
+    per_file as (
+      select relfilenode, count(*) as buffers
+        from buffers
+       where relfilenode is not null
+         and reldatabase in (0, (select oid from pg_catalog.pg_database where datname = current_database()))
+       group by relfilenode
     ),
     top as (
       select c.oid, n.nspname as schema, c.relname as relation, c.relkind, b.buffers
-        from b
-        join pg_catalog.pg_class c on pg_catalog.pg_relation_filenode(c.oid) = b.relfilenode
+        from per_file b
+        join pg_catalog.pg_class c
+          on coalesce(nullif(c.relfilenode, 0), pg_catalog.pg_relation_filenode(c.oid)) = b.relfilenode
         join pg_catalog.pg_namespace n on n.oid = c.relnamespace
        order by b.buffers desc, n.nspname, c.relname
        limit ${limit}
     )
-    select schema, relation,
-           case relkind when 'r' then 'table' when 'i' then 'index' when 't' then 'toast' when 'm' then 'materialized view'
-                        when 'S' then 'sequence' else relkind::text end as kind,
-           (buffers * current_setting('block_size')::int8)::int8 as "bufferedBytes",
-           case when oid not in (select * from locked)
-                then (pg_catalog.pg_relation_size(oid, 'main') + pg_catalog.pg_relation_size(oid, 'fsm')
-                      + pg_catalog.pg_relation_size(oid, 'vm'))::int8 end as "relationBytes"
-      from top
-     order by buffers desc, schema, relation`;
+    select (select json_build_object(
+              'sharedBuffersBytes', pg_catalog.pg_size_bytes(current_setting('shared_buffers'))::int8,
+              'usedBytes', (count(*) filter (where relfilenode is not null) * current_setting('block_size')::int8)::int8,
+              'dirtyBytes', (count(*) filter (where isdirty) * current_setting('block_size')::int8)::int8)
+              from buffers) as totals,
+           coalesce((select json_agg(json_build_object(
+              'schema', schema, 'relation', relation,
+              'kind', case relkind when 'r' then 'table' when 'i' then 'index' when 't' then 'toast'
+                                   when 'm' then 'materialized view' when 'S' then 'sequence' else relkind::text end,
+              'bufferedBytes', (buffers * current_setting('block_size')::int8)::int8,
+              'relationBytes', case when oid not in (select * from locked)
+                                    then (pg_catalog.pg_relation_size(oid, 'main') + pg_catalog.pg_relation_size(oid, 'fsm')
+                                          + pg_catalog.pg_relation_size(oid, 'vm'))::int8 end)
+              order by buffers desc, schema, relation) from top), '[]') as relations`;
 }

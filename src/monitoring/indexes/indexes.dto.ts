@@ -3,7 +3,7 @@ import { MetaDto } from '../../common/meta.dto';
 import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder, NameParam } from '../../common/query';
 import { BloatDto, BLOAT_METHODS } from '../bloat/bloat.dto';
 
-export const BLOAT_MODES = BLOAT_METHODS;
+export const BLOAT_MODES = [...BLOAT_METHODS, 'none'] as const;
 export type BloatMode = (typeof BLOAT_MODES)[number];
 import { INDEXES_ORDER_BY, IndexesOrderBy } from './indexes.sql';
 
@@ -40,9 +40,10 @@ export class IndexesQueryDto {
   @EnumParam(
     BLOAT_MODES,
     'BloatMode',
-    'estimate: from the catalog and statistics, cheap. measured: pgstattuple / pgstatindex scans of each ' +
-      'returned relation (needs the pgstattuple extension; only with a table filter or limit ≤ 20; it reads the ' +
-      'relations and so raises their seq_scan and blocks-read counters)',
+    'estimate: from the catalog and statistics, made for the whole catalogue at most every SIZES_MAX_AGE_MS and ' +
+      'served with its age (sizesCollectedAt). measured: pgstattuple / pgstatindex scans of each returned relation ' +
+      '(needs the pgstattuple extension; only with a table filter or limit ≤ 20; it reads the relations and so ' +
+      'raises their seq_scan and blocks-read counters). none: usage only, every bloat null',
     'estimate',
   )
   bloat?: BloatMode;
@@ -73,16 +74,20 @@ export class IndexesSummaryDto {
   @ApiProperty({
     type: 'integer',
     format: 'int64',
-    description: 'Estimated bytes REINDEX would give back, over the btree indexes in scope with an estimate',
+    nullable: true,
+    description:
+      'Estimated bytes REINDEX would give back, over the btree indexes in scope with an estimate; null with bloat=none',
   })
-  reclaimableIndexBytes!: number;
+  reclaimableIndexBytes!: number | null;
 
   @ApiProperty({
     type: 'integer',
     format: 'int64',
-    description: 'Estimated bytes VACUUM FULL would give back, over the tables in scope with an estimate',
+    nullable: true,
+    description:
+      'Estimated bytes VACUUM FULL would give back, over the tables in scope with an estimate; null with bloat=none',
   })
-  reclaimableTableBytes!: number;
+  reclaimableTableBytes!: number | null;
 }
 
 export class IndexDto {
@@ -334,6 +339,16 @@ export class IndexesResponseDto {
     description: 'Seconds since statsReset. An index unused for two hours proves little; null if never reset',
   })
   statsAgeSeconds!: number | null;
+
+  @ApiProperty({
+    example: '2026-11-28T03:25:00.000Z',
+    type: 'string',
+    format: 'date-time',
+    description:
+      'When sizes and bloat estimates were read. They cost a visit to every relation, so they are read at most every ' +
+      'SIZES_MAX_AGE_MS (default 5 min) and refreshed in the background; a relation created since is sized now',
+  })
+  sizesCollectedAt!: string;
 
   @ApiProperty({
     description: 'Totals over every index and table in scope (schema/table filters), not just this page',

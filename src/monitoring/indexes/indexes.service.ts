@@ -1,45 +1,47 @@
 import { Injectable } from '@nestjs/common';
 import { InvalidParameterError } from '../../common/errors';
 import { buildMeta, warning, WarningDto } from '../../common/meta.dto';
-import { BloatDto } from '../bloat/bloat.dto';
-import { BloatService } from '../bloat/bloat.service';
 import { DatabaseProvider } from '../../database/database.provider';
-import { IndexDto, IndexesQueryDto, IndexesResponseDto, TableDto } from './indexes.dto';
+import { BloatDto } from '../bloat/bloat.dto';
+import { BloatFigures, BloatService } from '../bloat/bloat.service';
 import { avoidingLocks, lockedWarning, SIZE_LOCK_TIMEOUT_MS } from '../shared/locks';
-import { statsResetQuery } from '../shared/relations.sql';
-import {
-  IndexFilters,
-  IndexRow,
-  indexesQuery,
-  indexSummaryQuery,
-  NEEDS_INDEX_MIN_ROWS,
-  NEEDS_INDEX_MIN_ROWS_PER_SEQ_SCAN,
-  NEEDS_INDEX_MIN_SEQ_SHARE,
-  TableRow,
-  tablesQuery,
-} from './indexes.sql';
+import { RelationSizeRow, statsResetQuery } from '../shared/relations.sql';
+import { SlowFiguresRegistry } from '../shared/sizes';
+import { IndexDto, IndexesQueryDto, IndexesResponseDto, TableDto } from './indexes.dto';
+import { IndexFigures, IndexFilters, IndexRow, indexesQuery } from './indexes.sql';
+import { TableFigures, TableRow, tablesQuery } from './tables.sql';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
-/** orderBy=bloat sorts in JS: the SQL then returns every row in scope. */
-const ALL_ROWS = 1_000_000;
 /** bloat=measured scans each relation: only for a table, or a page this small. */
 export const MEASURED_MAX_LIMIT = 20;
+
+/** A table is flagged `needsIndex` from this many rows (n_live_tup, else reltuples) … */
+export const NEEDS_INDEX_MIN_ROWS = 10_000;
+/** … when more than this share of its scans are sequential … */
+export const NEEDS_INDEX_MIN_SEQ_SHARE = 0.5;
+/** … and a sequential scan reads at least this many rows on average. */
+export const NEEDS_INDEX_MIN_ROWS_PER_SEQ_SCAN = 1_000;
 
 @Injectable()
 export class IndexesService {
   constructor(
     private readonly db: DatabaseProvider,
     private readonly bloat: BloatService,
+    private readonly slow: SlowFiguresRegistry,
   ) {}
 
   async getIndexes(query: IndexesQueryDto): Promise<IndexesResponseDto> {
     const started = performance.now();
-    if (query.bloat === 'measured' && query.table === undefined && (query.limit ?? 100) > MEASURED_MAX_LIMIT) {
+    const mode = query.bloat ?? 'estimate';
+    if (mode === 'measured' && query.table === undefined && (query.limit ?? 100) > MEASURED_MAX_LIMIT) {
       throw InvalidParameterError.of(
         'bloat',
         `measured scans every returned relation with pgstattuple, so it needs a table filter or limit ≤ ${MEASURED_MAX_LIMIT}`,
       );
+    }
+    if (mode === 'none' && query.orderBy === 'bloat') {
+      throw InvalidParameterError.of('orderBy', 'bloat needs estimates: not with bloat=none');
     }
     const filters: IndexFilters = {
       schema: query.schema,
@@ -51,39 +53,30 @@ export class IndexesService {
       order: query.order ?? 'desc',
       limit: query.limit ?? 100,
     };
+    // Sizes and whole-catalogue estimates come at their own cadence (one visit of every relation per
+    // SIZES_MAX_AGE_MS, whatever the number of requests); the request reads counters and verdicts only.
+    const sizes = await this.slow.sizes(this.db);
+    const catalogue = mode === 'none' ? undefined : await this.bloat.catalogue(this.db);
     return this.db.read(
       'indexes',
       async (ctx) => {
-        const { sql, info } = ctx;
-        const [stats] = await statsResetQuery(sql);
-        // Bloat is estimated in JS from catalog inputs, so ordering by it needs every row in scope first.
-        const sqlFilters = filters.orderBy === 'bloat' ? { ...filters, limit: ALL_ROWS } : filters;
+        const { info } = ctx;
+        const [stats] = await statsResetQuery(ctx.sql);
         const { value, locked } = await avoidingLocks(ctx, async (oids, sp) => ({
-          summary: (await indexSummaryQuery(sp, info.major, filters, oids))[0],
-          indexes: await indexesQuery(sp, info.major, sqlFilters, oids),
-          tables: await tablesQuery(sp, info.major, sqlFilters, oids),
-          estimates: await this.bloat.estimate({ ...ctx, sql: sp }, filters, oids),
+          indexes: await indexesQuery(sp, info.major, filters, oids, indexFigures(sizes.value.sizes, catalogue?.value)),
+          tables: await tablesQuery(sp, info.major, filters, oids, tableFigures(sizes.value.sizes, catalogue?.value)),
         }));
+        const indexes = value.indexes
+          .filter((r) => r.present)
+          .map(({ present: _p, summary: _s, ...row }) => row as IndexRow);
+        const summary = value.indexes[0].summary;
+        const tables = value.tables;
         const warnings: WarningDto[] = [];
-        let indexes: IndexRow[] = value.indexes;
-        let tables: TableRow[] = value.tables;
-        const { estimates } = value;
-        const reclaimable = (m: Map<number, BloatDto | null>) =>
-          [...m.values()].reduce((n, b) => n + (b?.reclaimableBytes ?? 0), 0);
-        if (filters.orderBy === 'bloat') {
-          const sign = filters.order === 'asc' ? 1 : -1;
-          const key = (b: BloatDto | null | undefined) => b?.reclaimableBytes ?? null;
-          const byBloat = (m: Map<number, BloatDto | null>) => (a: { oid: number }, b: { oid: number }) => {
-            const x = key(m.get(Number(a.oid)));
-            const y = key(m.get(Number(b.oid)));
-            if (x === null || y === null) return x === y ? 0 : x === null ? 1 : -1;
-            return sign * (x - y);
-          };
-          indexes = [...indexes].sort(byBloat(estimates.indexes)).slice(0, filters.limit);
-          tables = [...tables].sort(byBloat(estimates.tables)).slice(0, filters.limit);
-        }
-        let figures = estimates;
-        if (query.bloat === 'measured') {
+
+        let figures: BloatFigures = { tables: new Map(), indexes: new Map() };
+        if (mode === 'estimate' && catalogue) {
+          figures = await this.pageEstimates(ctx, catalogue.value, indexes, tables);
+        } else if (mode === 'measured') {
           const ext = await ctx.extension('pgstattuple');
           if (!ext) {
             throw InvalidParameterError.of(
@@ -120,7 +113,7 @@ export class IndexesService {
             );
           }
         }
-        const hiddenStats = [...estimates.tables.values(), ...estimates.indexes.values()].some((b) =>
+        const hiddenStats = [...figures.tables.values(), ...figures.indexes.values()].some((b) =>
           b?.reasons.includes('stats_not_visible'),
         );
         if (hiddenStats) {
@@ -134,19 +127,24 @@ export class IndexesService {
             ),
           );
         }
+        // Locked now (definitions skipped), or when the sizes were read (sizes null).
+        const sizedLocked = sizes.value.locked;
         const skipped = [
-          ...value.indexes.filter((i) => i.locked).map((i) => `${i.schema}.${i.index}`),
-          ...value.tables.filter((t) => t.locked).map((t) => `${t.schema}.${t.table}`),
+          ...indexes.filter((i) => i.locked || i.sizeBytes === null).map((i) => `${i.schema}.${i.index}`),
+          ...tables
+            .filter((t) => t.locked || (t.totalSizeBytes === null && t.kind !== 'partitioned'))
+            .map((t) => `${t.schema}.${t.table}`),
         ];
-        if (skipped.length > 0) warnings.push(lockedWarning(skipped, locked));
+        if (skipped.length > 0) warnings.push(lockedWarning(skipped, [...locked, ...sizedLocked]));
         return {
           meta: buildMeta(info, started, warnings),
           statsReset: iso(stats.statsReset),
           statsAgeSeconds: stats.statsAgeSeconds,
+          sizesCollectedAt: sizes.collectedAt.toISOString(),
           summary: {
-            ...value.summary,
-            reclaimableIndexBytes: reclaimable(estimates.indexes),
-            reclaimableTableBytes: reclaimable(estimates.tables),
+            ...summary,
+            reclaimableIndexBytes: catalogue ? (summary.reclaimableIndexBytes ?? 0) : null,
+            reclaimableTableBytes: catalogue ? (tables[0]?.reclaimableTableBytes ?? 0) : null,
           },
           indexes: indexes.map(({ oid, locked: _locked, lastScan, ...row }): IndexDto => ({
             ...row,
@@ -159,6 +157,55 @@ export class IndexesService {
       { lockTimeoutMs: SIZE_LOCK_TIMEOUT_MS },
     );
   }
+
+  /** The page's estimates from the catalogue's; relations created since it was made are estimated now. */
+  private async pageEstimates(
+    ctx: Parameters<BloatService['estimate']>[0],
+    catalogue: BloatFigures,
+    indexes: IndexRow[],
+    tables: TableRow[],
+  ): Promise<BloatFigures> {
+    const newTables = tables.filter((t) => t.kind !== 'partitioned' && !catalogue.tables.has(Number(t.oid)));
+    const newIndexes = indexes.filter((i) => !catalogue.indexes.has(Number(i.oid)));
+    if (newTables.length === 0 && newIndexes.length === 0) return catalogue;
+    const sizes = new Map<number, RelationSizeRow>();
+    for (const t of newTables) {
+      sizes.set(Number(t.oid), {
+        oid: t.oid,
+        kind: 'table',
+        bytes: t.sizeBytes,
+        totalBytes: t.totalSizeBytes,
+        toastBytes: 0,
+      });
+    }
+    for (const i of newIndexes) {
+      sizes.set(Number(i.oid), { oid: i.oid, kind: 'index', bytes: i.sizeBytes, totalBytes: null, toastBytes: null });
+    }
+    const fresh = await this.bloat.estimate(ctx, sizes, {
+      tables: newTables.map((t) => Number(t.oid)),
+      indexes: newIndexes.map((i) => Number(i.oid)),
+    });
+    return {
+      tables: new Map([...catalogue.tables, ...fresh.tables]),
+      indexes: new Map([...catalogue.indexes, ...fresh.indexes]),
+    };
+  }
+}
+
+function indexFigures(sizes: Map<number, RelationSizeRow>, bloat: BloatFigures | undefined): IndexFigures {
+  const rows: IndexFigures = [];
+  for (const [oid, s] of sizes) {
+    if (s.kind === 'index') rows.push([oid, s.bytes, bloat?.indexes.get(oid)?.reclaimableBytes ?? null]);
+  }
+  return rows;
+}
+
+function tableFigures(sizes: Map<number, RelationSizeRow>, bloat: BloatFigures | undefined): TableFigures {
+  const rows: TableFigures = [];
+  for (const [oid, s] of sizes) {
+    if (s.kind === 'table') rows.push([oid, s.bytes, s.totalBytes, bloat?.tables.get(oid)?.reclaimableBytes ?? null]);
+  }
+  return rows;
 }
 
 function toTable(t: TableRow, bloat: BloatDto | null): TableDto {
@@ -170,18 +217,9 @@ function toTable(t: TableRow, bloat: BloatDto | null): TableDto {
     scans > 0 &&
     t.seqScans / scans > NEEDS_INDEX_MIN_SEQ_SHARE &&
     t.seqTuplesRead / t.seqScans >= NEEDS_INDEX_MIN_ROWS_PER_SEQ_SCAN;
+  const { oid: _oid, locked: _locked, modSinceAnalyze: _m, reltuples: _r, reclaimableTableBytes: _t, ...row } = t;
   return {
-    schema: t.schema,
-    table: t.table,
-    kind: t.kind,
-    partitionOf: t.partitionOf,
-    partitions: t.partitions,
-    sizeBytes: t.sizeBytes,
-    totalSizeBytes: t.totalSizeBytes,
-    liveTuples: t.liveTuples,
-    deadTuples: t.deadTuples,
-    seqScans: t.seqScans,
-    seqTuplesRead: t.seqTuplesRead,
+    ...row,
     indexScans,
     indexScanRatio: scans > 0 ? (indexScans ?? 0) / scans : null,
     lastSeqScan: iso(t.lastSeqScan),

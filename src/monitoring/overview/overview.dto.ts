@@ -90,6 +90,15 @@ export class ServerOverviewDto {
   })
   databaseSizeBytes!: number | null;
 
+  @ApiProperty({
+    description:
+      'When databaseSizeBytes was read: pg_database_size walks the directory, so it is read at most every ' +
+      'SIZES_MAX_AGE_MS (default 5 min), in the background',
+    format: 'date-time',
+    example: '2026-11-28T03:25:00.000Z',
+  })
+  databaseSizeCollectedAt!: string;
+
   @ApiProperty({ description: 'max_connections', type: 'integer', example: 100 })
   maxConnections!: number;
 
