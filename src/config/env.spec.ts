@@ -16,6 +16,7 @@ describe('loadEnv', () => {
       HIT_RATIO_WARNING: 0.95,
       HIT_RATIO_MIN_BLOCKS: 1000,
       BLOAT_MEASURE_TIMEOUT_MS: 30000,
+      SIZES_MAX_AGE_MS: 300000,
     });
   });
 
@@ -32,6 +33,7 @@ describe('loadEnv', () => {
       HIT_RATIO_MIN_BLOCKS: '50',
       RATE_LIMIT_PER_MINUTE: '0',
       QUERY_TEXT: 'redacted',
+      SIZES_MAX_AGE_MS: '0',
     });
     expect({ ...env }).toEqual({
       ALLOW_UNAUTHENTICATED: false,
@@ -42,6 +44,7 @@ describe('loadEnv', () => {
       HIT_RATIO_WARNING: 0.9,
       HIT_RATIO_MIN_BLOCKS: 50,
       BLOAT_MEASURE_TIMEOUT_MS: 30000,
+      SIZES_MAX_AGE_MS: 0,
       DATABASE_URL: 'postgresql://u:p@db:5432/app',
       HOST: '0.0.0.0',
       PORT: 8080,

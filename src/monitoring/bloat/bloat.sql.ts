@@ -25,10 +25,12 @@ const statsCte = (sql: Tx, tables: postgres.Fragment | undefined) => sql`
        ${
          tables === undefined
            ? sql``
-           : sql`and (schemaname, tablename) in (
-                   select n.nspname, c.relname from pg_catalog.pg_class c
-                     join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-                    where true ${tables})`
+           : // As arrays of names (an InitPlan each), which the view's indexes can use; a row comparison against a
+             // subquery made PostgreSQL read all of pg_stats first.
+             sql`and tablename = any(array(select c.relname from pg_catalog.pg_class c where true ${tables}))
+                 and schemaname = any(array(select n.nspname from pg_catalog.pg_class c
+                                              join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+                                             where true ${tables}))`
        }
   )`;
 

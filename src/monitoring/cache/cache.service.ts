@@ -3,7 +3,8 @@ import { buildMeta, warning, WarningDto } from '../../common/meta.dto';
 import { Env } from '../../config/env';
 import { DatabaseProvider } from '../../database/database.provider';
 import { avoidingLocks, lockedWarning, SIZE_LOCK_TIMEOUT_MS } from '../shared/locks';
-import { SlowFiguresRegistry } from '../shared/sizes';
+import { liveSizesQuery, RelationSizeRow } from '../shared/relations.sql';
+import { derived, SizesSnapshot, SlowFiguresRegistry } from '../shared/sizes';
 import { Figures } from '../shared/slow-figures';
 import { BuffersDto, CacheQueryDto, CacheResponseDto, RatioStatus } from './cache.dto';
 import { buffersQuery, BuffersRow, CacheFigures, CacheFilters, cacheQuery, databaseCacheQuery } from './cache.sql';
@@ -13,6 +14,17 @@ const BUFFER_RELATIONS_MAX = 1000;
 
 type BuffersFigures =
   { state: 'ok'; value: BuffersRow } | { state: 'missing'; database: string } | { state: 'denied'; user: string };
+
+function sizeOf(
+  known: Map<number, RelationSizeRow>,
+  now: Map<number, number | null>,
+  row: { oid: number; locked: boolean },
+  field: 'bytes' | 'totalBytes',
+): number | null {
+  const snapshot = known.get(Number(row.oid));
+  if (snapshot) return snapshot[field];
+  return row.locked ? null : (now.get(Number(row.oid)) ?? null);
+}
 
 @Injectable()
 export class CacheService {
@@ -63,6 +75,8 @@ export class CacheService {
     );
   }
 
+  private readonly derivedFigures = new WeakMap<SizesSnapshot, Map<undefined, CacheFigures>>();
+
   async getCache(query: CacheQueryDto): Promise<CacheResponseDto> {
     const started = performance.now();
     const filters: CacheFilters = {
@@ -75,19 +89,31 @@ export class CacheService {
     };
     const sizes = await this.slow.sizes(this.db);
     const buffers = await this.buffers();
-    const figures: CacheFigures = [...sizes.value.sizes.values()].map((s) => [
-      Number(s.oid),
-      s.kind === 'table' ? s.totalBytes : s.bytes,
-    ]);
+    const figures = derived(this.derivedFigures, sizes.value, undefined, (): CacheFigures =>
+      [...sizes.value.sizes.values()].map((s) => [Number(s.oid), s.kind === 'table' ? s.totalBytes : s.bytes]),
+    );
     return this.db.read(
       'cache',
       async (ctx) => {
         const { sql, info } = ctx;
         const [dbRow] = await databaseCacheQuery(sql);
-        const { value, locked } = await avoidingLocks(
-          ctx,
-          async (oids, sp) => (await cacheQuery(sp, filters, oids, figures))[0],
-        );
+        const sizeOrder = filters.orderBy === 'size';
+        const { value, locked } = await avoidingLocks(ctx, async (oids, sp) => {
+          const [row] = await cacheQuery(sp, filters, oids, sizeOrder ? figures : undefined);
+          if (!sizeOrder) {
+            // The page's sizes from the snapshot; relations created since it was read are sized now.
+            const known = sizes.value.sizes;
+            const fresh = [...row.perTable, ...row.perIndex]
+              .filter((r) => !known.has(Number(r.oid)) && !r.locked)
+              .map((r) => Number(r.oid));
+            const now = new Map(
+              fresh.length ? (await liveSizesQuery(sp, fresh)).map((r) => [Number(r.oid), r.bytes]) : [],
+            );
+            for (const r of row.perTable) r.sizeBytes = sizeOf(known, now, r, 'totalBytes');
+            for (const r of row.perIndex) r.sizeBytes = sizeOf(known, now, r, 'bytes');
+          }
+          return row;
+        });
         const { totals } = value;
         const warnings: WarningDto[] = [];
         const skipped = [
@@ -158,7 +184,7 @@ export class CacheService {
             toastBlksHit: totals.toastBlksHit,
             toastBlksRead: totals.toastBlksRead,
           },
-          perTable: value.perTable.map(({ locked: _l, ...t }) => ({
+          perTable: value.perTable.map(({ locked: _l, oid: _o, ...t }) => ({
             ...t,
             heapHitRatio: this.ratio(t.heapBlksHit, t.heapBlksRead),
             heapStatus: this.status(t.heapBlksHit, t.heapBlksRead),
@@ -167,7 +193,7 @@ export class CacheService {
             toastHitRatio: this.ratio(t.toastBlksHit, t.toastBlksRead),
             toastStatus: this.status(t.toastBlksHit, t.toastBlksRead),
           })),
-          perIndex: value.perIndex.map(({ locked: _l, ...i }) => ({
+          perIndex: value.perIndex.map(({ locked: _l, oid: _o, ...i }) => ({
             ...i,
             hitRatio: this.ratio(i.idxBlksHit, i.idxBlksRead),
             status: this.status(i.idxBlksHit, i.idxBlksRead),

@@ -44,6 +44,7 @@ export interface TablesTotalsRow {
 }
 
 export interface TableCacheRow {
+  oid: number;
   schema: string;
   table: string;
   heapBlksHit: number;
@@ -57,6 +58,7 @@ export interface TableCacheRow {
 }
 
 export interface IndexCacheRow {
+  oid: number;
   schema: string;
   table: string;
   index: string;
@@ -84,7 +86,7 @@ const ratio = (sql: Tx, hit: postgres.Fragment, read: postgres.Fragment) =>
  * each relation's counters are read once (pg_stat_get_blocks_* directly), its indexes' in one grouped pass.
  * Sizes come from the slower cadence; a relation created since is sized now.
  */
-export function cacheQuery(sql: Tx, f: CacheFilters, locked: number[], figures: CacheFigures) {
+export function cacheQuery(sql: Tx, f: CacheFilters, locked: number[], figures: CacheFigures | undefined) {
   const read = (oid: postgres.Fragment) =>
     sql`(pg_catalog.pg_stat_get_blocks_fetched(${oid}) - pg_catalog.pg_stat_get_blocks_hit(${oid}))`;
   const hit = (oid: postgres.Fragment) => sql`pg_catalog.pg_stat_get_blocks_hit(${oid})`;
@@ -102,11 +104,16 @@ export function cacheQuery(sql: Tx, f: CacheFilters, locked: number[], figures: 
     size: sql`size_bytes ${dir} nulls last`,
     name: sql`schema ${dir}, "table" ${dir}, index ${dir}`,
   }[f.orderBy];
-  const sized = (oid: postgres.Fragment, live: postgres.Fragment, isLocked: postgres.Fragment) =>
-    sql`case when fg.oid is not null then fg.bytes when not ${isLocked} then ${live} end`;
+  // Sizes order the page: every candidate joins them. Otherwise the page leaves them to the caller, who has them.
+  const sizeOrder = figures !== undefined;
+  // From the slower cadence; a relation created since (not among the figures) is sized now, unless it is locked.
+  const tableSize = sql`case when fg.oid is not null then fg.bytes
+                             when not x.any_locked then pg_catalog.pg_total_relation_size(x.oid) end`;
+  const indexSize = (isLocked: postgres.Fragment) => sql`case when fg.oid is not null then fg.bytes
+                             when not ${isLocked} then pg_catalog.pg_relation_size(x.oid) end`;
   return sql<CacheRow[]>`
     with /* pgscope */ locked as (${lockedSet(sql, locked)}),
-    figures as materialized ${oidValues(sql, figures, ['bytes'])},
+    ${figures ? sql`figures as materialized ${oidValues(sql, figures, ['bytes'])},` : sql``}
     tab as materialized (
       select c.oid, n.nspname as schema, c.relname as "table", c.reltoastrelid,
              ${hit(sql`c.oid`)} as heap_hit, ${read(sql`c.oid`)} as heap_read,
@@ -118,12 +125,15 @@ export function cacheQuery(sql: Tx, f: CacheFilters, locked: number[], figures: 
        where c.relkind in ('r', 'm') and c.relpersistence <> 't' and ${userNamespace(sql)}
          ${relationFilter(sql, f, sql`c`)}
     ),
-    -- The indexes of those tables and of their TOAST tables, each read once.
+    -- The indexes of those tables and of their TOAST tables, each read once (two hash joins with the tables).
     idx as materialized (
-      select i.indexrelid as oid, i.indrelid, ${hit(sql`i.indexrelid`)} as hit, ${read(sql`i.indexrelid`)} as read,
-             i.indexrelid in (select * from locked) as locked
-        from pg_catalog.pg_index i
-       where i.indrelid in (select oid from tab union all select reltoastrelid from tab where reltoastrelid <> 0)
+      select i.indexrelid as oid, i.indrelid, false as toast, ${hit(sql`i.indexrelid`)} as hit,
+             ${read(sql`i.indexrelid`)} as read, i.indexrelid in (select * from locked) as locked
+        from pg_catalog.pg_index i join tab t on t.oid = i.indrelid
+      union all
+      select i.indexrelid, i.indrelid, true, ${hit(sql`i.indexrelid`)}, ${read(sql`i.indexrelid`)},
+             i.indexrelid in (select * from locked)
+        from pg_catalog.pg_index i join tab t on t.reltoastrelid = i.indrelid
     ),
     idx_sums as (
       select indrelid, sum(hit)::int8 as hit, sum(read)::int8 as read, bool_or(locked) as locked
@@ -136,24 +146,31 @@ export function cacheQuery(sql: Tx, f: CacheFilters, locked: number[], figures: 
         left join idx_sums s on s.indrelid = t.oid
         left join idx_sums ts on ts.indrelid = t.reltoastrelid
     ),
-    table_page as (
-      select x.*, ${sized(sql`x.oid`, sql`pg_catalog.pg_total_relation_size(x.oid)`, sql`x.any_locked`)} as size_bytes
-        from tables x left join figures fg on fg.oid = x.oid
+    -- Sizes are joined to every candidate only when they order the page; otherwise to the page alone.
+    table_candidates as (
+      select x.*, ${sizeOrder ? sql`${tableSize}` : sql`null::int8`} as size_bytes
+        from tables x ${sizeOrder ? sql`left join figures fg on fg.oid = x.oid` : sql``}
        where true ${f.minReads !== undefined ? sql`and ${reads} >= ${f.minReads}` : sql``}
-       order by ${tableKey}, schema, "table"
-       limit ${f.limit}
     ),
-    index_page as (
-      select x.*, t.schema, t."table", c.relname as index,
-             ${sized(sql`x.oid`, sql`pg_catalog.pg_relation_size(x.oid)`, sql`(x.locked or t.locked)`)} as size_bytes,
-             x.locked or t.locked as any_locked
+    table_page as (
+      select x.oid, x.schema, x."table", x.heap_hit, x.heap_read, x.idx_hit, x.idx_read, x.toast_hit, x.toast_read,
+             x.tidx_hit, x.tidx_read, x.any_locked,
+             x.size_bytes
+        from (select * from table_candidates order by ${tableKey}, schema, "table" limit ${f.limit}) x
+    ),
+    index_candidates as (
+      select x.oid, x.indrelid, x.hit, x.read, x.locked or t.locked as any_locked, t.schema, t."table",
+             ${sizeOrder ? indexSize(sql`(x.locked or t.locked)`) : sql`null::int8`} as size_bytes
         from idx x
         join tab t on t.oid = x.indrelid
-        join pg_catalog.pg_class c on c.oid = x.oid and c.relkind = 'i'
-        left join figures fg on fg.oid = x.oid
-       where true ${f.minReads !== undefined ? sql`and x.read >= ${f.minReads}` : sql``}
-       order by ${indexKey}, schema, "table", index
-       limit ${f.limit}
+        ${sizeOrder ? sql`left join figures fg on fg.oid = x.oid` : sql``}
+       where not x.toast ${f.minReads !== undefined ? sql`and x.read >= ${f.minReads}` : sql``}
+    ),
+    index_page as (
+      select x.oid, x.schema, x."table", x.index, x.hit, x.read, x.any_locked, x.size_bytes
+        from (select i.*, c.relname as index from index_candidates i
+                join pg_catalog.pg_class c on c.oid = i.oid and c.relkind = 'i'
+               order by ${indexKey}, schema, "table", index limit ${f.limit}) x
     )
     select (select json_build_object(
               'heapBlksHit', coalesce(sum(heap_hit), 0)::int8, 'heapBlksRead', coalesce(sum(heap_read), 0)::int8,
@@ -162,12 +179,12 @@ export function cacheQuery(sql: Tx, f: CacheFilters, locked: number[], figures: 
               'toastIdxBlksHit', coalesce(sum(tidx_hit), 0)::int8, 'toastIdxBlksRead', coalesce(sum(tidx_read), 0)::int8)
               from tables) as totals,
            coalesce((select json_agg(json_build_object(
-              'schema', schema, 'table', "table", 'heapBlksHit', heap_hit, 'heapBlksRead', heap_read,
+              'oid', oid, 'schema', schema, 'table', "table", 'heapBlksHit', heap_hit, 'heapBlksRead', heap_read,
               'idxBlksHit', idx_hit, 'idxBlksRead', idx_read, 'toastBlksHit', toast_hit, 'toastBlksRead', toast_read,
               'sizeBytes', size_bytes, 'locked', any_locked) order by ${tableKey}, schema, "table")
               from table_page), '[]') as "perTable",
            coalesce((select json_agg(json_build_object(
-              'schema', schema, 'table', "table", 'index', index, 'idxBlksHit', hit, 'idxBlksRead', read,
+              'oid', oid, 'schema', schema, 'table', "table", 'index', index, 'idxBlksHit', hit, 'idxBlksRead', read,
               'sizeBytes', size_bytes, 'locked', any_locked) order by ${indexKey}, schema, "table", index)
               from index_page), '[]') as "perIndex"`;
 }

@@ -138,6 +138,7 @@ export class IndexDto {
     format: 'date-time',
     nullable: true,
     description: 'last_idx_scan (PostgreSQL 16+; null before, or never scanned)',
+    example: '2026-11-28T03:29:00.000Z',
   })
   lastScan!: string | null;
 
@@ -259,13 +260,26 @@ export class TableDto {
     type: 'number',
     nullable: true,
     description: 'indexScans / (seqScans + indexScans), 0..1; null with no scans',
+    example: 0.98,
   })
   indexScanRatio!: number | null;
 
-  @ApiProperty({ type: 'string', format: 'date-time', nullable: true, description: 'last_seq_scan (PostgreSQL 16+)' })
+  @ApiProperty({
+    type: 'string',
+    format: 'date-time',
+    nullable: true,
+    description: 'last_seq_scan (PostgreSQL 16+)',
+    example: '2026-11-28T03:29:00.000Z',
+  })
   lastSeqScan!: string | null;
 
-  @ApiProperty({ type: 'string', format: 'date-time', nullable: true, description: 'last_idx_scan (PostgreSQL 16+)' })
+  @ApiProperty({
+    type: 'string',
+    format: 'date-time',
+    nullable: true,
+    description: 'last_idx_scan (PostgreSQL 16+)',
+    example: '2026-11-28T03:29:00.000Z',
+  })
   lastIndexScan!: string | null;
 
   @ApiProperty({

@@ -6,7 +6,7 @@ import { BloatDto } from '../bloat/bloat.dto';
 import { BloatFigures, BloatService } from '../bloat/bloat.service';
 import { avoidingLocks, lockedWarning, SIZE_LOCK_TIMEOUT_MS } from '../shared/locks';
 import { RelationSizeRow, statsResetQuery } from '../shared/relations.sql';
-import { SlowFiguresRegistry } from '../shared/sizes';
+import { derived, SizesSnapshot, SlowFiguresRegistry } from '../shared/sizes';
 import { IndexDto, IndexesQueryDto, IndexesResponseDto, TableDto } from './indexes.dto';
 import { IndexFigures, IndexFilters, IndexRow, indexesQuery } from './indexes.sql';
 import { TableFigures, TableRow, tablesQuery } from './tables.sql';
@@ -30,6 +30,19 @@ export class IndexesService {
     private readonly bloat: BloatService,
     private readonly slow: SlowFiguresRegistry,
   ) {}
+
+  private readonly derivedFigures = new WeakMap<
+    SizesSnapshot,
+    Map<BloatFigures | undefined, { indexes: IndexFigures; tables: TableFigures }>
+  >();
+
+  /** The per-relation figures handed to the SQL, made once per snapshot. */
+  private figures(sizes: SizesSnapshot, bloat: BloatFigures | undefined) {
+    return derived(this.derivedFigures, sizes, bloat, () => ({
+      indexes: indexFigures(sizes.sizes, bloat),
+      tables: tableFigures(sizes.sizes, bloat),
+    }));
+  }
 
   async getIndexes(query: IndexesQueryDto): Promise<IndexesResponseDto> {
     const started = performance.now();
@@ -63,8 +76,14 @@ export class IndexesService {
         const { info } = ctx;
         const [stats] = await statsResetQuery(ctx.sql);
         const { value, locked } = await avoidingLocks(ctx, async (oids, sp) => ({
-          indexes: await indexesQuery(sp, info.major, filters, oids, indexFigures(sizes.value.sizes, catalogue?.value)),
-          tables: await tablesQuery(sp, info.major, filters, oids, tableFigures(sizes.value.sizes, catalogue?.value)),
+          indexes: await indexesQuery(
+            sp,
+            info.major,
+            filters,
+            oids,
+            this.figures(sizes.value, catalogue?.value).indexes,
+          ),
+          tables: await tablesQuery(sp, info.major, filters, oids, this.figures(sizes.value, catalogue?.value).tables),
         }));
         const indexes = value.indexes
           .filter((r) => r.present)

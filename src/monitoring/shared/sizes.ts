@@ -11,6 +11,31 @@ export interface SizesSnapshot {
   locked: LockedRelation[];
 }
 
+/**
+ * A value derived from one or two snapshots, made once per pair of them (they change once per cadence, requests
+ * are many): what a request passes to SQL is then built once, not per request.
+ */
+export function derived<A extends object, B extends object | undefined, T>(
+  cache: WeakMap<A, Map<B, T>>,
+  a: A,
+  b: B,
+  make: () => T,
+): T {
+  let byB = cache.get(a);
+  if (!byB) {
+    byB = new Map();
+    cache.set(a, byB);
+  }
+  let value = byB.get(b);
+  if (value === undefined) {
+    // One entry per a: the previous b's value is dropped when b changes.
+    byB.clear();
+    value = make();
+    byB.set(b, value);
+  }
+  return value;
+}
+
 /** The slow figures of each watched database (one DatabaseProvider each), read at most once per SIZES_MAX_AGE_MS. */
 @Injectable()
 export class SlowFiguresRegistry {
