@@ -3,28 +3,25 @@ import { buildMeta, warning, WarningDto } from '../../common/meta.dto';
 import { Env } from '../../config/env';
 import { DatabaseProvider } from '../../database/database.provider';
 import { avoidingLocks, lockedWarning, SIZE_LOCK_TIMEOUT_MS } from '../shared/locks';
-import { liveSizesQuery, RelationSizeRow } from '../shared/relations.sql';
+import { LockedRelation, relationSizesQuery, RelationSizeRow } from '../shared/relations.sql';
 import { derived, SizesSnapshot, SlowFiguresRegistry } from '../shared/sizes';
 import { Figures } from '../shared/slow-figures';
 import { BuffersDto, CacheQueryDto, CacheResponseDto, RatioStatus } from './cache.dto';
-import { buffersQuery, BuffersRow, CacheFigures, CacheFilters, cacheQuery, databaseCacheQuery } from './cache.sql';
+import {
+  buffersQuery,
+  BuffersRow,
+  CacheFigures,
+  CacheFilters,
+  cacheQuery,
+  CacheRow,
+  databaseCacheQuery,
+} from './cache.sql';
 
 /** Relations listed in buffers.relations are read once for the largest page a request may ask for. */
 const BUFFER_RELATIONS_MAX = 1000;
 
 type BuffersFigures =
   { state: 'ok'; value: BuffersRow } | { state: 'missing'; database: string } | { state: 'denied'; user: string };
-
-function sizeOf(
-  known: Map<number, RelationSizeRow>,
-  now: Map<number, number | null>,
-  row: { oid: number; locked: boolean },
-  field: 'bytes' | 'totalBytes',
-): number | null {
-  const snapshot = known.get(Number(row.oid));
-  if (snapshot) return snapshot[field];
-  return row.locked ? null : (now.get(Number(row.oid)) ?? null);
-}
 
 @Injectable()
 export class CacheService {
@@ -97,23 +94,30 @@ export class CacheService {
       async (ctx) => {
         const { sql, info } = ctx;
         const [dbRow] = await databaseCacheQuery(sql);
-        const sizeOrder = filters.orderBy === 'size';
-        const { value, locked } = await avoidingLocks(ctx, async (oids, sp) => {
-          const [row] = await cacheQuery(sp, filters, oids, sizeOrder ? figures : undefined);
-          if (!sizeOrder) {
-            // The page's sizes from the snapshot; relations created since it was read are sized now.
-            const known = sizes.value.sizes;
-            const fresh = [...row.perTable, ...row.perIndex]
-              .filter((r) => !known.has(Number(r.oid)) && !r.locked)
-              .map((r) => Number(r.oid));
-            const now = new Map(
-              fresh.length ? (await liveSizesQuery(sp, fresh)).map((r) => [Number(r.oid), r.bytes]) : [],
-            );
-            for (const r of row.perTable) r.sizeBytes = sizeOf(known, now, r, 'totalBytes');
-            for (const r of row.perIndex) r.sizeBytes = sizeOf(known, now, r, 'bytes');
+        let value: CacheRow;
+        let locked: LockedRelation[] = [];
+        if (filters.orderBy === 'size') {
+          ({ value, locked } = await avoidingLocks(
+            ctx,
+            async (oids, sp) => (await cacheQuery(sp, filters, oids, figures))[0],
+          ));
+        } else {
+          // No relation is opened: the page's sizes come from the snapshot, and only relations created since it was
+          // read are sized now (never behind a lock).
+          [value] = await cacheQuery(sql, filters, [], undefined);
+          const known = sizes.value.sizes;
+          const fresh = [...value.perTable, ...value.perIndex].map((r) => Number(r.oid)).filter((o) => !known.has(o));
+          const now = new Map<number, RelationSizeRow>();
+          if (fresh.length > 0) {
+            const live = await avoidingLocks(ctx, (oids, sp) => relationSizesQuery(sp, oids, fresh));
+            for (const r of live.value) now.set(Number(r.oid), r);
+            locked = live.locked;
           }
-          return row;
-        });
+          const sizeOf = (oid: number, field: 'bytes' | 'totalBytes') =>
+            (known.get(Number(oid)) ?? now.get(Number(oid)))?.[field] ?? null;
+          for (const r of value.perTable) r.sizeBytes = sizeOf(r.oid, 'totalBytes');
+          for (const r of value.perIndex) r.sizeBytes = sizeOf(r.oid, 'bytes');
+        }
         const { totals } = value;
         const warnings: WarningDto[] = [];
         const skipped = [

@@ -83,7 +83,7 @@ export interface RelationSizeRow {
  * them would queue behind it). Each size opens the relation, which is what makes sizes costly on large catalogues:
  * pgscope reads them at most once per SIZES_MAX_AGE_MS, not per request.
  */
-export function relationSizesQuery(sql: Tx, locked: number[]) {
+export function relationSizesQuery(sql: Tx, locked: number[], only?: number[]) {
   return sql<RelationSizeRow[]>`
     with /* pgscope */ locked as (${lockedSet(sql, locked)}),
     rel as materialized (
@@ -99,6 +99,7 @@ export function relationSizesQuery(sql: Tx, locked: number[]) {
         from pg_catalog.pg_class c
         join pg_catalog.pg_namespace n on n.oid = c.relnamespace
        where c.relkind in ('r', 'm', 'i', 'I') and c.relpersistence <> 't' and ${userNamespace(sql)}
+         ${only ? sql`and c.oid = any(${`{${only.join(',')}}`}::oid[])` : sql``}
     )
     select r.oid::int8 as oid, case when r.relkind in ('i', 'I') then 'index' else 'table' end as kind,
            case when r.locked then null
@@ -114,14 +115,4 @@ export function relationSizesQuery(sql: Tx, locked: number[]) {
            end as "toastBytes"
       from rel r
      order by r.oid`;
-}
-
-/** Sizes of a few relations, now (those created since the sizes were read); locked ones are left out by the caller. */
-export function liveSizesQuery(sql: Tx, oids: number[]) {
-  return sql<{ oid: number; bytes: number | null }[]>`
-    select /* pgscope */ c.oid::int8 as oid,
-           case when c.relkind in ('i', 'I') then pg_catalog.pg_relation_size(c.oid)
-                else pg_catalog.pg_total_relation_size(c.oid) end as bytes
-      from pg_catalog.pg_class c
-     where c.oid = any(${`{${oids.join(',')}}`}::oid[])`;
 }
