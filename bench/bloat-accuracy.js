@@ -11,7 +11,7 @@ require('reflect-metadata');
 const fs = require('node:fs');
 const path = require('node:path');
 const postgres = require('postgres');
-const { EmbeddedPostgres } = require('../dist/database/embedded');
+const { EmbeddedPostgres } = require('../dist/embedded/embedded');
 const { createApp } = require('../dist/app.setup');
 const { loadEnv } = require('../dist/config/env');
 

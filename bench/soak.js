@@ -141,7 +141,7 @@ if (require.main === module) {
     return i > 0 ? process.argv[i + 1] : fallback;
   };
   (async () => {
-    const { EmbeddedPostgres } = require('../dist/database/embedded');
+    const { EmbeddedPostgres } = require('../dist/embedded/embedded');
     const postgres = require('postgres');
     const server = await EmbeddedPostgres.start({ major: Number(flag('pg', 17)), settings: { max_connections: 100 } });
     const admin = postgres(server.url(), { max: 1, onnotice: () => undefined });

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { createApp } from './app.setup';
 import { apiTokens, ConfigError, Env, isLoopback, loadEnv, LOG_LEVELS } from './config/env';
-import { DemoServer } from './database/demo';
+import { DemoServer } from './embedded/demo';
 
 /** How long requests in flight get to finish after SIGTERM/SIGINT. */
 const SHUTDOWN_GRACE_MS = 10_000;

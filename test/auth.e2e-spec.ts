@@ -4,6 +4,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { API, createTestApp, TestApp, TestDatabase } from './support/harness';
+import { OPENAPI_FILE } from '../src/openapi/files';
 
 describe('bearer tokens on /api', () => {
   let db: TestDatabase;
@@ -117,7 +118,7 @@ describe('closed by default', () => {
 describe('protection follows the matched route, whatever the spelling of the URL', () => {
   let db: TestDatabase;
   let api: TestApp;
-  const doc = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'openapi.json'), 'utf8')) as {
+  const doc = JSON.parse(fs.readFileSync(OPENAPI_FILE, 'utf8')) as {
     paths: Record<string, unknown>;
   };
   const protectedRoutes = Object.keys(doc.paths).filter((r) => !r.startsWith('/health/'));

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import path from 'node:path';
-import { EmbeddedPostgres, freePort } from '../src/database/embedded';
+import { EmbeddedPostgres, freePort } from '../src/embedded/embedded';
 import { API, createTestApp, TestApp, TestDatabase, waitFor } from './support/harness';
+import { OPENAPI_FILE } from '../src/openapi/files';
 
 const PROBLEM = 'application/problem+json; charset=utf-8';
 
@@ -48,9 +48,7 @@ describe('errors are problem+json, never a stack trace or SQL', () => {
     },
   );
 
-  const documented = Object.keys(
-    (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'openapi.json'), 'utf8')) as { paths: object }).paths,
-  );
+  const documented = Object.keys((JSON.parse(fs.readFileSync(OPENAPI_FILE, 'utf8')) as { paths: object }).paths);
   it.each(documented)('answers another method on %s with 405, an Allow header and a problem', async (route) => {
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'QUERY', 'PROPFIND'] as const) {
       const res = await api.app.inject({ method: method as 'POST', url: `${route}/?x=1` });

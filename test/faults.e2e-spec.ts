@@ -1,6 +1,6 @@
 import net from 'node:net';
 import postgres from 'postgres';
-import { EmbeddedPostgres, freePort } from '../src/database/embedded';
+import { EmbeddedPostgres, freePort } from '../src/embedded/embedded';
 import { API, createTestApp, serverMajor, TestApp, waitFor } from './support/harness';
 // The soak and the service launcher are shared with `npm run soak` (the full-length run).
 import { soak, startService } from '../bench/soak';

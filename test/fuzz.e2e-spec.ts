@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import fs from 'node:fs';
-import path from 'node:path';
 import { createTestApp, TestApp, TestDatabase } from './support/harness';
+import { OPENAPI_FILE } from '../src/openapi/files';
 
 /**
  * Property: whatever query string a client sends to any operation, the answer is a 200 or a 400 that names a
@@ -12,7 +12,7 @@ interface Parameter {
   name: string;
   schema: { type?: string; enum?: string[]; items?: { enum?: string[] }; minimum?: number; maximum?: number };
 }
-const document = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'openapi.json'), 'utf8')) as {
+const document = JSON.parse(fs.readFileSync(OPENAPI_FILE, 'utf8')) as {
   paths: Record<string, { get: { parameters?: Parameter[] } }>;
 };
 const operations = Object.entries(document.paths).map(([route, item]) => ({

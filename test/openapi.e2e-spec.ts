@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { renderOpenApi } from '../src/openapi';
+import { renderOpenApi } from '../src/openapi/render';
 import { createTestApp } from './support/harness';
+import { OPENAPI_DIR, OPENAPI_FILE } from '../src/openapi/files';
 
 describe('openapi.json', () => {
   it('is what the code generates (run `npm run openapi` and commit the result)', async () => {
-    const checkedIn = fs.readFileSync(path.join(__dirname, '..', 'openapi.json'), 'utf8');
+    const checkedIn = fs.readFileSync(OPENAPI_FILE, 'utf8');
     expect(await renderOpenApi()).toBe(checkedIn);
   });
 
@@ -15,7 +16,7 @@ describe('openapi.json', () => {
     try {
       const res = await api.get('/docs-json');
       expect(res.status).toBe(200);
-      const checkedIn = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'openapi.json'), 'utf8'));
+      const checkedIn = JSON.parse(fs.readFileSync(OPENAPI_FILE, 'utf8'));
       expect(res.body).toEqual(checkedIn);
     } finally {
       await api.close();
@@ -24,7 +25,7 @@ describe('openapi.json', () => {
 });
 
 describe('openapi.json quality', () => {
-  const doc = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'openapi.json'), 'utf8')) as {
+  const doc = JSON.parse(fs.readFileSync(OPENAPI_FILE, 'utf8')) as {
     paths: Record<
       string,
       Record<string, { operationId?: string; tags?: string[]; parameters?: any[]; responses: any }>
@@ -110,11 +111,21 @@ describe('openapi.json quality', () => {
 
   it('passes the OpenAPI linter (Redocly, recommended-strict plus redocly.yaml) with no problem', () => {
     const root = path.join(__dirname, '..');
-    const result = spawnSync(process.execPath, [require.resolve('@redocly/cli/bin/cli.js'), 'lint', 'openapi.json'], {
-      cwd: root,
-      encoding: 'utf8',
-      env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
-    });
+    const result = spawnSync(
+      process.execPath,
+      [
+        require.resolve('@redocly/cli/bin/cli.js'),
+        'lint',
+        OPENAPI_FILE,
+        '--config',
+        path.join(OPENAPI_DIR, 'redocly.yaml'),
+      ],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+      },
+    );
     const output = `${result.stdout}${result.stderr}`;
     expect([result.status, output]).toEqual([0, expect.stringContaining('Your API description is valid')]);
     expect(output).not.toMatch(/\d+ warnings?\b/); // (Node 20 end-of-life banner aside)

@@ -115,7 +115,7 @@ describe('the TypeScript SDK', () => {
         [
           path.join(root, 'node_modules', '@hey-api', 'openapi-ts', 'bin', 'run.js'),
           '-f',
-          'openapi-ts.config.mjs',
+          'openapi/openapi-ts.config.mjs',
           '-s',
         ],
         { cwd: root, encoding: 'utf8', env: { ...process.env, SDK_OUT: out } },

@@ -1,5 +1,5 @@
 import postgres from 'postgres';
-import { EmbeddedPostgres } from '../src/database/embedded';
+import { EmbeddedPostgres } from '../src/embedded/embedded';
 import { API, createTestApp, serverMajor, TestApp, TestDatabase, rejectsInvalidParameters } from './support/harness';
 
 const URL = `${API}/statements`;

@@ -1,6 +1,5 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import fs from 'node:fs';
-import { QUERY_TEXT_MODES, QueryTextMode } from '../common/query-text';
 import {
   IsBoolean,
   IsIn,
@@ -15,6 +14,10 @@ import {
 } from 'class-validator';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+
+/** QUERY_TEXT: how much of the SQL texts of sessions and statements the API shows. */
+export const QUERY_TEXT_MODES = ['full', 'redacted', 'none'] as const;
+export type QueryTextMode = (typeof QUERY_TEXT_MODES)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const toNumber = ({ value }: { value: unknown }): unknown =>

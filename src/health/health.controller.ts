@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { ApiProblems, NoQueryDto } from '../common/api-docs';
+import { ApiProblems, NoQueryDto } from '../http/api-docs';
 import { AppError } from '../common/errors';
 import { DatabaseProvider } from '../database/database.provider';
 

@@ -1,7 +1,7 @@
 import Ajv2020, { ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import fs from 'node:fs';
-import path from 'node:path';
+import { OPENAPI_FILE } from '../../src/openapi/files';
 
 /**
  * Every response an e2e spec receives through the harness is checked against what openapi.json declares for that
@@ -12,7 +12,7 @@ import path from 'node:path';
  */
 type Schema = Record<string, unknown>;
 
-const document = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'openapi.json'), 'utf8')) as {
+const document = JSON.parse(fs.readFileSync(OPENAPI_FILE, 'utf8')) as {
   paths: Record<
     string,
     Record<string, { responses: Record<string, { content?: Record<string, { schema: Schema }> }> }>

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { EmbeddedPostgres } from '../../src/database/embedded';
+import { EmbeddedPostgres } from '../../src/embedded/embedded';
 import { TEST_ENV } from './env';
 
 declare global {

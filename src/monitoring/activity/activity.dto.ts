@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsIn, IsOptional } from 'class-validator';
-import { MetaDto } from '../../common/meta.dto';
-import { QueryTextMode, QueryTextProperty } from '../../common/query-text';
+import { MetaDto } from '../shared/meta.dto';
+import { QueryTextMode, QueryTextProperty } from '../shared/query-text';
 import {
   BooleanParam,
   EnumParam,
@@ -12,7 +12,7 @@ import {
   SortOrder,
   TextParam,
   toList,
-} from '../../common/query';
+} from '../../http/query';
 import { ACTIVITY_ORDER_BY, ActivityOrderBy } from './activity.sql';
 
 export const SESSION_STATES = [

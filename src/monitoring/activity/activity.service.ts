@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { buildMeta, pgMonitorWarning, WarningDto } from '../../common/meta.dto';
-import { presentQueryText, QueryTextMode } from '../../common/query-text';
+import { buildMeta, pgMonitorWarning, WarningDto } from '../shared/meta.dto';
+import { presentQueryText, QueryTextMode } from '../shared/query-text';
 import { Env } from '../../config/env';
 import { DatabaseProvider } from '../../database/database.provider';
 import { ActivityQueryDto, ActivityResponseDto, SessionDto } from './activity.dto';

@@ -1,7 +1,7 @@
 import type postgres from 'postgres';
 import { Tx } from '../../database/database.provider';
 import { forVersions } from '../../database/pg-version';
-import { SortOrder } from '../../common/query';
+import { SortOrder } from '../../http/query';
 
 export const ACTIVITY_ORDER_BY = ['queryDuration', 'transactionDuration', 'backendStart', 'pid'] as const;
 export type ActivityOrderBy = (typeof ACTIVITY_ORDER_BY)[number];

@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiMonitoringResponses } from '../../common/api-docs';
+import { ApiMonitoringResponses } from '../../http/api-docs';
 import { API_BASE } from '../api-base';
 import { CacheQueryDto, CacheResponseDto } from './cache.dto';
 import { CacheService } from './cache.service';

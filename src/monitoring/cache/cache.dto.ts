@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptions } from '@nestjs/swagger';
-import { MetaDto } from '../../common/meta.dto';
-import { EnumParam, IntParam, OrderParam, SortOrder, NameParam } from '../../common/query';
+import { MetaDto } from '../shared/meta.dto';
+import { EnumParam, IntParam, OrderParam, SortOrder, NameParam } from '../../http/query';
 import { CACHE_ORDER_BY, CacheOrderBy } from './cache.sql';
 
 export const RATIO_STATUS = ['good', 'warning', 'critical'] as const;

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { buildMeta, warning, WarningDto } from '../../common/meta.dto';
+import { buildMeta, warning, WarningDto } from '../shared/meta.dto';
 import { Env } from '../../config/env';
 import { DatabaseProvider } from '../../database/database.provider';
 import { avoidingLocks, lockedWarning, SIZE_LOCK_TIMEOUT_MS } from '../shared/locks';

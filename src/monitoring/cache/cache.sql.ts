@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import { SortOrder } from '../../common/query';
+import { SortOrder } from '../../http/query';
 import { Tx } from '../../database/database.provider';
 import { lockedSet, oidValues, relationFilter, ScopeFilter, userNamespace } from '../shared/relations.sql';
 

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { MetaDto } from '../../common/meta.dto';
-import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder, NameParam } from '../../common/query';
+import { MetaDto } from '../shared/meta.dto';
+import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder, NameParam } from '../../http/query';
 import { BloatDto, BLOAT_METHODS } from '../bloat/bloat.dto';
 
 export const BLOAT_MODES = [...BLOAT_METHODS, 'none'] as const;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InvalidParameterError } from '../../common/errors';
-import { buildMeta, warning, WarningDto } from '../../common/meta.dto';
+import { buildMeta, warning, WarningDto } from '../shared/meta.dto';
 import { DatabaseProvider } from '../../database/database.provider';
 import { BloatDto } from '../bloat/bloat.dto';
 import { BloatFigures, BloatService } from '../bloat/bloat.service';

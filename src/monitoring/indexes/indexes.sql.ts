@@ -1,4 +1,4 @@
-import { SortOrder } from '../../common/query';
+import { SortOrder } from '../../http/query';
 import { Tx } from '../../database/database.provider';
 import { forVersions } from '../../database/pg-version';
 import { lockedSet, oidValues, userNamespace } from '../shared/relations.sql';

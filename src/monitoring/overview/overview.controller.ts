@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiMonitoringResponses, NoQueryDto } from '../../common/api-docs';
+import { ApiMonitoringResponses, NoQueryDto } from '../../http/api-docs';
 import { API_BASE } from '../api-base';
 import { ServerOverviewDto } from './overview.dto';
 import { OverviewService } from './overview.service';

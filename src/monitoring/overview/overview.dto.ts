@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { MetaDto } from '../../common/meta.dto';
+import { MetaDto } from '../shared/meta.dto';
 
 export class ExtensionCapabilityDto {
   @ApiProperty({ description: 'The extension is created in the current database (pg_extension)' })

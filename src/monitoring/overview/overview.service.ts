@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { buildMeta, pgMonitorWarning, warning, WarningDto } from '../../common/meta.dto';
+import { buildMeta, pgMonitorWarning, warning, WarningDto } from '../shared/meta.dto';
 import { DatabaseProvider, ServerInfo } from '../../database/database.provider';
 import { ExtensionCapabilityDto, ServerOverviewDto } from './overview.dto';
 import { SlowFiguresRegistry } from '../shared/sizes';

@@ -1,4 +1,4 @@
-import { warning, WarningDto } from '../../common/meta.dto';
+import { warning, WarningDto } from './meta.dto';
 import { ReadContext, Tx } from '../../database/database.provider';
 import { LockedRelation, lockedRelationsQuery } from './relations.sql';
 

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { MetaDto } from '../../common/meta.dto';
-import { QueryTextMode, QueryTextProperty } from '../../common/query-text';
+import { MetaDto } from '../shared/meta.dto';
+import { QueryTextMode, QueryTextProperty } from '../shared/query-text';
 import {
   BooleanParam,
   EnumParam,
@@ -10,7 +10,7 @@ import {
   OrderParam,
   SortOrder,
   TextParam,
-} from '../../common/query';
+} from '../../http/query';
 import { STATEMENTS_ORDER_BY, StatementsOrderBy } from './statements.sql';
 
 export class StatementsQueryDto {

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InvalidParameterError } from '../../common/errors';
-import { buildMeta, pgMonitorWarning, warning, WarningDto } from '../../common/meta.dto';
-import { likeContains } from '../../common/query';
-import { presentQueryText } from '../../common/query-text';
+import { buildMeta, pgMonitorWarning, warning, WarningDto } from '../shared/meta.dto';
+import { likeContains } from '../../http/query';
+import { presentQueryText } from '../shared/query-text';
 import { Env } from '../../config/env';
 import { DatabaseProvider, ReadContext, SELF_MARKER, Tx } from '../../database/database.provider';
 import { StatementDto, StatementsQueryDto, StatementsResponseDto } from './statements.dto';
