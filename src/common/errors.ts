@@ -50,12 +50,6 @@ export class InvalidParameterError extends AppError {
   }
 }
 
-export class NotFoundError extends AppError {
-  constructor(detail: string) {
-    super('NOT_FOUND', 404, 'Not found', detail);
-  }
-}
-
 export class DatabaseUnavailableError extends AppError {
   constructor(detail = 'PostgreSQL did not answer; pgscope retries on the next request.') {
     super(

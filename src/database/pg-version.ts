@@ -13,8 +13,6 @@ export function forVersions<T>(major: number, variants: Record<number, T>): T {
   return variants[best];
 }
 
-export const SUPPORTED_MAJORS = [13, 14, 15, 16, 17, 18] as const;
-
 export function majorOf(versionNum: number): number {
   return Math.floor(versionNum / 10000);
 }

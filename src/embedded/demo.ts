@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { EmbeddedPostgres } from './embedded';
 
-export const DEMO_DATABASE = 'demo';
-export const DEMO_ROLE = 'pgscope';
+const DEMO_DATABASE = 'demo';
+const DEMO_ROLE = 'pgscope';
 
 /**
  * The embedded demo behind `npm start` without DATABASE_URL: a real server, a small shop schema with the

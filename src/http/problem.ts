@@ -47,7 +47,7 @@ export class ProblemDto {
   invalidParams?: InvalidParamDto[];
 }
 
-export function problemType(code: ErrorCode): string {
+function problemType(code: ErrorCode): string {
   return `urn:pgscope:problem:${code.toLowerCase().replace(/_/g, '-')}`;
 }
 

@@ -4,8 +4,20 @@ import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { InvalidParameterError } from '../common/errors';
 
+/**
+ * The query with the defaults filled in where a parameter was not given. Each query DTO keeps its defaults in one
+ * object, which its decorators document and its service applies with this.
+ */
+export function withDefaults<Q extends object, D extends Partial<Record<keyof Q, unknown>>>(
+  defaults: D,
+  query: Q,
+): Q & { [K in keyof D]-?: NonNullable<D[K]> } {
+  const given = Object.fromEntries(Object.entries(query).filter(([, v]) => v !== undefined));
+  return { ...defaults, ...given } as Q & { [K in keyof D]-?: NonNullable<D[K]> };
+}
+
 /** 'true'/'false' (as a query string sends them) to booleans; anything else is left for IsBoolean to reject. */
-export const toBoolean = ({ value }: { value: unknown }): unknown =>
+const toBoolean = ({ value }: { value: unknown }): unknown =>
   value === 'true' ? true : value === 'false' ? false : value;
 
 /** `a,b` and `x=a&x=b` both to ['a', 'b']. */
@@ -54,7 +66,7 @@ export function IntParam(
   );
 }
 
-export const SORT_ORDERS = ['asc', 'desc'] as const;
+const SORT_ORDERS = ['asc', 'desc'] as const;
 export type SortOrder = (typeof SORT_ORDERS)[number];
 
 /** `order`: asc | desc. */

@@ -22,8 +22,8 @@ interface Entry {
 /**
  * Shared collection for GET /api: concurrent identical requests share one collection (single flight) and the
  * serialised body is reused for CACHE_TTL_MS. Responses carry meta.cached and meta.ageMs, Cache-Control and a weak
- * ETag answering If-None-Match with 304. Only 200 responses are kept. The key is the matched route and the query,
- * with parameters sorted.
+ * ETag answering If-None-Match with 304. Only 200 responses are kept. The key is the target, the matched route and
+ * the query, with parameters sorted.
  */
 export class ResponseCache {
   private readonly entries = new Map<string, Entry>();
@@ -48,7 +48,8 @@ export class ResponseCache {
     const query = request.url.split('?', 2)[1] ?? '';
     const params = new URLSearchParams(query);
     const sorted = [...params.entries()].sort(([a, x], [b, y]) => (a === b ? (x < y ? -1 : 1) : a < b ? -1 : 1));
-    return `${route}?${new URLSearchParams(sorted).toString()}`;
+    // Keyed by the watched server first: one target's answers (and its single flight) never serve another's.
+    return `${params.get('target') ?? ''}\u0000${route}?${new URLSearchParams(sorted).toString()}`;
   }
 
   private async onRequest(request: FastifyRequest, reply: FastifyReply): Promise<void> {

@@ -64,7 +64,7 @@ export class RouteTable {
   }
 }
 
-export class MethodNotAllowedError extends AppError {
+class MethodNotAllowedError extends AppError {
   constructor(method: string, allowed: string[]) {
     super(
       'METHOD_NOT_ALLOWED',

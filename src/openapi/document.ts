@@ -3,8 +3,8 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import fs from 'node:fs';
 import { EXAMPLES_FILE } from './files';
 
-export const API_TITLE = 'pgscope';
-export const API_VERSION = '0.1.0';
+const API_TITLE = 'pgscope';
+const API_VERSION = '0.1.0';
 
 /** Real answers recorded from the embedded demo (scripts/record-examples.js), per operationId. */
 const RECORDED_EXAMPLES = JSON.parse(fs.readFileSync(EXAMPLES_FILE, 'utf8')) as Record<string, unknown>;

@@ -26,6 +26,15 @@ export const SESSION_STATES = [
   'starting',
 ] as const;
 
+/** The defaults of the parameters: documented by the decorators below, applied by the service. */
+export const ACTIVITY_DEFAULTS = {
+  backendType: 'client backend',
+  excludeSelf: true,
+  orderBy: 'queryDuration' as ActivityOrderBy,
+  order: 'desc' as SortOrder,
+  limit: 100,
+};
+
 export class ActivityQueryDto {
   @ApiPropertyOptional({
     description: 'Only sessions in these states (pg_stat_activity.state); comma-separated or repeated',
@@ -84,16 +93,16 @@ export class ActivityQueryDto {
   })
   backendType?: string;
 
-  @BooleanParam("Leave out pgscope's own connections", true)
+  @BooleanParam("Leave out pgscope's own connections", ACTIVITY_DEFAULTS.excludeSelf)
   excludeSelf?: boolean;
 
-  @EnumParam(ACTIVITY_ORDER_BY, 'ActivityOrderBy', 'Sort key (durations sort nulls last)', 'queryDuration')
+  @EnumParam(ACTIVITY_ORDER_BY, 'ActivityOrderBy', 'Sort key (durations sort nulls last)', ACTIVITY_DEFAULTS.orderBy)
   orderBy?: ActivityOrderBy;
 
-  @OrderParam('desc')
+  @OrderParam(ACTIVITY_DEFAULTS.order)
   order?: SortOrder;
 
-  @IntParam('Maximum number of sessions returned', 1, 1000, 100)
+  @IntParam('Maximum number of sessions returned', 1, 1000, ACTIVITY_DEFAULTS.limit)
   limit?: number;
 }
 

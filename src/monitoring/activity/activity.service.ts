@@ -3,7 +3,8 @@ import { buildMeta, pgMonitorWarning, WarningDto } from '../shared/meta.dto';
 import { presentQueryText, QueryTextMode } from '../shared/query-text';
 import { Env } from '../../config/env';
 import { DatabaseProvider } from '../../database/database.provider';
-import { ActivityQueryDto, ActivityResponseDto, SessionDto } from './activity.dto';
+import { ACTIVITY_DEFAULTS, ActivityQueryDto, ActivityResponseDto, SessionDto } from './activity.dto';
+import { withDefaults } from '../../http/query';
 import { ActivityFilters, SessionRow, sessionsQuery, summaryQuery } from './activity.sql';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
@@ -17,21 +18,8 @@ export class ActivityService {
 
   async getActivity(query: ActivityQueryDto): Promise<ActivityResponseDto> {
     const started = performance.now();
-    const filters: ActivityFilters = {
-      states: query.state,
-      database: query.database,
-      user: query.user,
-      application: query.application,
-      minDurationMs: query.minDurationMs,
-      waiting: query.waiting,
-      blocked: query.blocked,
-      blocking: query.blocking,
-      backendType: query.backendType ?? 'client backend',
-      excludeSelf: query.excludeSelf ?? true,
-      orderBy: query.orderBy ?? 'queryDuration',
-      order: query.order ?? 'desc',
-      limit: query.limit ?? 100,
-    };
+    const { state: states, ...rest } = withDefaults(ACTIVITY_DEFAULTS, query);
+    const filters: ActivityFilters = { states, ...rest };
     return this.db.read('activity', async ({ sql, info }) => {
       const [summary] = await summaryQuery(sql, info.major);
       const rows = await sessionsQuery(sql, info.major, filters);

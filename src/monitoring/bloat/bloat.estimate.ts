@@ -14,11 +14,11 @@ const BTREE_SPECIAL = 16;
 const MAX_HEAP_TUPLES_PER_PAGE = 291;
 const MAXALIGN = 8;
 /** Relations smaller than this many pages are too small for a percentage to mean much. */
-export const TOO_SMALL_PAGES = 10;
+const TOO_SMALL_PAGES = 10;
 /** n_mod_since_analyze above this share of the rows makes the column statistics stale. */
 export const STALE_SHARE = 0.2;
 /** A TOAST table bigger than this share of the heap makes the heap figure uncertain. */
-export const TOAST_HEAVY_SHARE = 1;
+const TOAST_HEAVY_SHARE = 1;
 
 const align = (n: number, to: number): number => Math.ceil(n / to) * to;
 

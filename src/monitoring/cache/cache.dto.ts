@@ -6,6 +6,9 @@ import { CACHE_ORDER_BY, CacheOrderBy } from './cache.sql';
 export const RATIO_STATUS = ['good', 'warning', 'critical'] as const;
 export type RatioStatus = (typeof RATIO_STATUS)[number];
 
+/** The defaults of the parameters: documented by the decorators below, applied by the service. */
+export const CACHE_DEFAULTS = { orderBy: 'reads' as CacheOrderBy, order: 'desc' as SortOrder, limit: 50 };
+
 export class CacheQueryDto {
   @NameParam('Only this schema (exact name)', 'public')
   schema?: string;
@@ -17,14 +20,14 @@ export class CacheQueryDto {
     CACHE_ORDER_BY,
     'CacheOrderBy',
     'Sort key of perTable and perIndex: hitRatio (heap for tables), reads (blocks read), size (bytes), name',
-    'reads',
+    CACHE_DEFAULTS.orderBy,
   )
   orderBy?: CacheOrderBy;
 
-  @OrderParam('desc')
+  @OrderParam(CACHE_DEFAULTS.order)
   order?: SortOrder;
 
-  @IntParam('Maximum rows in perTable, perIndex and buffers.relations', 1, 1000, 50)
+  @IntParam('Maximum rows in perTable, perIndex and buffers.relations', 1, 1000, CACHE_DEFAULTS.limit)
   limit?: number;
 
   @IntParam(

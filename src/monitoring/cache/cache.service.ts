@@ -6,7 +6,8 @@ import { avoidingLocks, lockedWarning, SIZE_LOCK_TIMEOUT_MS } from '../shared/lo
 import { LockedRelation, relationSizesQuery, RelationSizeRow } from '../shared/relations.sql';
 import { derived, SizesSnapshot, SlowFiguresRegistry } from '../shared/sizes';
 import { Figures } from '../shared/slow-figures';
-import { BuffersDto, CacheQueryDto, CacheResponseDto, RatioStatus } from './cache.dto';
+import { BuffersDto, CACHE_DEFAULTS, CacheQueryDto, CacheResponseDto, RatioStatus } from './cache.dto';
+import { withDefaults } from '../../http/query';
 import {
   buffersQuery,
   BuffersRow,
@@ -76,14 +77,7 @@ export class CacheService {
 
   async getCache(query: CacheQueryDto): Promise<CacheResponseDto> {
     const started = performance.now();
-    const filters: CacheFilters = {
-      schema: query.schema,
-      table: query.table,
-      orderBy: query.orderBy ?? 'reads',
-      order: query.order ?? 'desc',
-      limit: query.limit ?? 50,
-      minReads: query.minReads,
-    };
+    const filters: CacheFilters = withDefaults(CACHE_DEFAULTS, query);
     const sizes = await this.slow.sizes(this.db);
     const buffers = await this.buffers();
     const figures = derived(this.derivedFigures, sizes.value, undefined, (): CacheFigures =>

@@ -7,6 +7,14 @@ export const BLOAT_MODES = [...BLOAT_METHODS, 'none'] as const;
 export type BloatMode = (typeof BLOAT_MODES)[number];
 import { INDEXES_ORDER_BY, IndexesOrderBy } from './indexes.sql';
 
+/** The defaults of the parameters: documented by the decorators below, applied by the service. */
+export const INDEXES_DEFAULTS = {
+  orderBy: 'size' as IndexesOrderBy,
+  order: 'desc' as SortOrder,
+  limit: 100,
+  bloat: 'estimate' as BloatMode,
+};
+
 export class IndexesQueryDto {
   @NameParam('Only this schema (exact name)', 'public')
   schema?: string;
@@ -27,14 +35,14 @@ export class IndexesQueryDto {
     INDEXES_ORDER_BY,
     'IndexesOrderBy',
     'Sort key for both lists: size (bytes), scans, name, or bloat (reclaimable bytes)',
-    'size',
+    INDEXES_DEFAULTS.orderBy,
   )
   orderBy?: IndexesOrderBy;
 
-  @OrderParam('desc')
+  @OrderParam(INDEXES_DEFAULTS.order)
   order?: SortOrder;
 
-  @IntParam('Maximum rows in each of the two lists', 1, 1000, 100)
+  @IntParam('Maximum rows in each of the two lists', 1, 1000, INDEXES_DEFAULTS.limit)
   limit?: number;
 
   @EnumParam(
@@ -44,7 +52,7 @@ export class IndexesQueryDto {
       'served with its age (sizesCollectedAt). measured: pgstattuple / pgstatindex scans of each returned relation ' +
       '(needs the pgstattuple extension; only with a table filter or limit ≤ 20; it reads the relations and so ' +
       'raises their seq_scan and blocks-read counters). none: usage only, every bloat null',
-    'estimate',
+    INDEXES_DEFAULTS.bloat,
   )
   bloat?: BloatMode;
 }

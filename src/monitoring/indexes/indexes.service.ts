@@ -7,21 +7,22 @@ import { BloatFigures, BloatService } from '../bloat/bloat.service';
 import { avoidingLocks, lockedWarning, SIZE_LOCK_TIMEOUT_MS } from '../shared/locks';
 import { RelationSizeRow, statsResetQuery } from '../shared/relations.sql';
 import { derived, SizesSnapshot, SlowFiguresRegistry } from '../shared/sizes';
-import { IndexDto, IndexesQueryDto, IndexesResponseDto, TableDto } from './indexes.dto';
+import { IndexDto, INDEXES_DEFAULTS, IndexesQueryDto, IndexesResponseDto, TableDto } from './indexes.dto';
+import { withDefaults } from '../../http/query';
 import { IndexFigures, IndexFilters, IndexRow, indexesQuery } from './indexes.sql';
 import { TableFigures, TableRow, tablesQuery } from './tables.sql';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 /** bloat=measured scans each relation: only for a table, or a page this small. */
-export const MEASURED_MAX_LIMIT = 20;
+const MEASURED_MAX_LIMIT = 20;
 
 /** A table is flagged `needsIndex` from this many rows (n_live_tup, else reltuples) … */
-export const NEEDS_INDEX_MIN_ROWS = 10_000;
+const NEEDS_INDEX_MIN_ROWS = 10_000;
 /** … when more than this share of its scans are sequential … */
-export const NEEDS_INDEX_MIN_SEQ_SHARE = 0.5;
+const NEEDS_INDEX_MIN_SEQ_SHARE = 0.5;
 /** … and a sequential scan reads at least this many rows on average. */
-export const NEEDS_INDEX_MIN_ROWS_PER_SEQ_SCAN = 1_000;
+const NEEDS_INDEX_MIN_ROWS_PER_SEQ_SCAN = 1_000;
 
 @Injectable()
 export class IndexesService {
@@ -44,10 +45,11 @@ export class IndexesService {
     }));
   }
 
-  async getIndexes(query: IndexesQueryDto): Promise<IndexesResponseDto> {
+  async getIndexes(given: IndexesQueryDto): Promise<IndexesResponseDto> {
     const started = performance.now();
-    const mode = query.bloat ?? 'estimate';
-    if (mode === 'measured' && query.table === undefined && (query.limit ?? 100) > MEASURED_MAX_LIMIT) {
+    const query = withDefaults(INDEXES_DEFAULTS, given);
+    const mode = query.bloat;
+    if (mode === 'measured' && query.table === undefined && query.limit > MEASURED_MAX_LIMIT) {
       throw InvalidParameterError.of(
         'bloat',
         `measured scans every returned relation with pgstattuple, so it needs a table filter or limit ≤ ${MEASURED_MAX_LIMIT}`,
@@ -56,16 +58,7 @@ export class IndexesService {
     if (mode === 'none' && query.orderBy === 'bloat') {
       throw InvalidParameterError.of('orderBy', 'bloat needs estimates: not with bloat=none');
     }
-    const filters: IndexFilters = {
-      schema: query.schema,
-      table: query.table,
-      unused: query.unused,
-      invalid: query.invalid,
-      duplicate: query.duplicate,
-      orderBy: query.orderBy ?? 'size',
-      order: query.order ?? 'desc',
-      limit: query.limit ?? 100,
-    };
+    const filters: IndexFilters = query;
     // Sizes and whole-catalogue estimates come at their own cadence (one visit of every relation per
     // SIZES_MAX_AGE_MS, whatever the number of requests); the request reads counters and verdicts only.
     const sizes = await this.slow.sizes(this.db);

@@ -75,10 +75,10 @@ export function buildMeta(info: ServerInfo, startedAt: number, warnings: Warning
 }
 
 /** "PostgreSQL 17.10 on x86_64…" -> "17.10". */
-export function shortVersion(version: string): string {
+function shortVersion(version: string): string {
   return /^PostgreSQL (\S+)/.exec(version)?.[1] ?? version;
 }
 
-export function quoteIdent(name: string): string {
+function quoteIdent(name: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }

@@ -14,7 +14,7 @@
  * Plain '…' strings are read with standard_conforming_strings = on (the default since PostgreSQL 9.1), where a
  * backslash is an ordinary character.
  */
-export const REDACTED = '?';
+const REDACTED = '?';
 
 const isIdentStart = (c: string): boolean => /[A-Za-z_]/.test(c) || c.charCodeAt(0) >= 0x80;
 const isIdentChar = (c: string): boolean => /[A-Za-z0-9_$]/.test(c) || c.charCodeAt(0) >= 0x80;

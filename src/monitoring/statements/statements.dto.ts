@@ -13,22 +13,31 @@ import {
 } from '../../http/query';
 import { STATEMENTS_ORDER_BY, StatementsOrderBy } from './statements.sql';
 
+/** The defaults of the parameters: documented by the decorators below, applied by the service. */
+export const STATEMENTS_DEFAULTS = {
+  orderBy: 'totalExecTime' as StatementsOrderBy,
+  order: 'desc' as SortOrder,
+  limit: 50,
+  offset: 0,
+  excludeSelf: true,
+};
+
 export class StatementsQueryDto {
   @EnumParam(
     STATEMENTS_ORDER_BY,
     'StatementsOrderBy',
     'Sort key. ioTime = blkReadTimeMs + blkWriteTimeMs. Keys a server lacks (walBytes before 13) sort last.',
-    'totalExecTime',
+    STATEMENTS_DEFAULTS.orderBy,
   )
   orderBy?: StatementsOrderBy;
 
-  @OrderParam('desc')
+  @OrderParam(STATEMENTS_DEFAULTS.order)
   order?: SortOrder;
 
-  @IntParam('Maximum number of statements returned', 1, 1000, 50)
+  @IntParam('Maximum number of statements returned', 1, 1000, STATEMENTS_DEFAULTS.limit)
   limit?: number;
 
-  @IntParam('Statements to skip (paging)', 0, 1_000_000, 0)
+  @IntParam('Statements to skip (paging)', 0, 1_000_000, STATEMENTS_DEFAULTS.offset)
   offset?: number;
 
   @NameParam('Only statements run in this database (datname)', 'app')
@@ -67,7 +76,10 @@ export class StatementsQueryDto {
   )
   toplevel?: boolean;
 
-  @BooleanParam("Leave out pgscope's own statements (marked /* pgscope */, and its BEGIN/COMMIT)", true)
+  @BooleanParam(
+    "Leave out pgscope's own statements (marked /* pgscope */, and its BEGIN/COMMIT)",
+    STATEMENTS_DEFAULTS.excludeSelf,
+  )
   excludeSelf?: boolean;
 }
 

@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InvalidParameterError } from '../../common/errors';
 import { buildMeta, pgMonitorWarning, warning, WarningDto } from '../shared/meta.dto';
-import { likeContains } from '../../http/query';
+import { likeContains, withDefaults } from '../../http/query';
 import { presentQueryText } from '../shared/query-text';
 import { Env } from '../../config/env';
 import { DatabaseProvider, ReadContext, SELF_MARKER, Tx } from '../../database/database.provider';
-import { StatementDto, StatementsQueryDto, StatementsResponseDto } from './statements.dto';
+import { StatementDto, STATEMENTS_DEFAULTS, StatementsQueryDto, StatementsResponseDto } from './statements.dto';
 import { PgStatStatementsUnavailableError } from './statements.errors';
 import {
   EntryKey,
@@ -21,6 +21,8 @@ import {
 const TRANSACTION_CONTROL = /^\s*(begin read only|commit|rollback|(release |rollback to )?savepoint \S+)\s*;?\s*$/i;
 const isSelfText = (text: string): boolean => text.includes(SELF_MARKER) || TRANSACTION_CONTROL.test(text);
 const TEXT_CACHE_MAX = 20_000;
+/** Texts by entry key. */
+type Texts = Map<string, string | null>;
 const keyOf = (k: EntryKey): string => `${k.userid}:${k.dbid}:${k.queryid}:${k.toplevel}`;
 
 @Injectable()
@@ -29,7 +31,17 @@ export class StatementsService {
    * Texts by entry. An entry's text never changes while it exists, and reading texts makes PostgreSQL load its
    * whole query-text file, so a text is fetched once and a polled top-N costs no text reads at all.
    */
-  private readonly texts = new Map<string, string | null>();
+  private readonly textsByDatabase = new WeakMap<DatabaseProvider, Texts>();
+
+  /** The texts of one watched server's entries (keyed by its provider: entries of two servers never mix). */
+  private textsOf(db: DatabaseProvider): Texts {
+    let texts = this.textsByDatabase.get(db);
+    if (!texts) {
+      texts = new Map();
+      this.textsByDatabase.set(db, texts);
+    }
+    return texts;
+  }
 
   constructor(
     private readonly db: DatabaseProvider,
@@ -45,7 +57,8 @@ export class StatementsService {
       );
     }
     try {
-      return await this.db.read('statements', (ctx) => this.collect(ctx, query, started));
+      const texts = this.textsOf(this.db);
+      return await this.db.read('statements', (ctx) => this.collect(ctx, texts, query, started));
     } catch (err) {
       // The extension's objects exist but the library is not loaded (e.g. after a restart without the preload).
       if ((err as { code?: string }).code === '55000' && /shared_preload_libraries/.test(String(err))) {
@@ -55,8 +68,14 @@ export class StatementsService {
     }
   }
 
-  private async collect(ctx: ReadContext, query: StatementsQueryDto, started: number): Promise<StatementsResponseDto> {
+  private async collect(
+    ctx: ReadContext,
+    texts: Texts,
+    given: StatementsQueryDto,
+    started: number,
+  ): Promise<StatementsResponseDto> {
     const { sql, info } = ctx;
+    const query = withDefaults(STATEMENTS_DEFAULTS, given);
     if (!info.pgStatStatementsPreloaded) {
       throw new PgStatStatementsUnavailableError('not_preloaded', info.currentDatabase);
     }
@@ -73,10 +92,10 @@ export class StatementsService {
     const [stats] = await statementsInfoQuery(sql, schema, ext);
 
     let selfKeys: EntryKey[] = [];
-    if (query.excludeSelf ?? true) {
+    if (query.excludeSelf) {
       const own = await ownEntriesQuery(sql, schema, ext);
-      await this.loadTexts(sql, schema, ext, own);
-      selfKeys = own.filter((k) => isSelfText(this.texts.get(keyOf(k)) ?? ''));
+      await this.loadTexts(texts, sql, schema, ext, own);
+      selfKeys = own.filter((k) => isSelfText(texts.get(keyOf(k)) ?? ''));
     }
 
     const searchPattern = query.search !== undefined ? likeContains(query.search) : undefined;
@@ -88,10 +107,10 @@ export class StatementsService {
       minCalls: query.minCalls,
       toplevel: query.toplevel,
       selfKeys,
-      orderBy: query.orderBy ?? 'totalExecTime',
-      order: query.order ?? 'desc',
-      limit: query.limit ?? 50,
-      offset: query.offset ?? 0,
+      orderBy: query.orderBy,
+      order: query.order,
+      limit: query.limit,
+      offset: query.offset,
     });
     const page = rows.filter((r) => r.present);
     const hidden = (r: EntryKey) => r.queryid === null || (!info.pgMonitor && r.userid !== stats.currentUserId);
@@ -99,13 +118,14 @@ export class StatementsService {
       // Nothing to show: no text read.
     } else if (searchPattern === undefined) {
       await this.loadTexts(
+        texts,
         sql,
         schema,
         ext,
         page.filter((r) => !hidden(r)),
       );
     } else {
-      for (const r of page) if (!hidden(r)) this.remember(r, r.query);
+      for (const r of page) if (!hidden(r)) remember(texts, r, r.query);
     }
 
     const warnings: WarningDto[] = [];
@@ -139,59 +159,49 @@ export class StatementsService {
         totalPlanTimeMs: ext >= 108 ? (first?.totalPlanTimeMs_ ?? 0) : null,
       },
       queryText: this.env.QUERY_TEXT,
-      statements: page.map((r) => this.toStatement(r, hidden(r), grand)),
+      statements: page.map((r) => this.toStatement(r, hidden(r), grand, texts)),
     };
   }
 
-  private toStatement(r: StatementRow, hidden: boolean, grandTotalMs: number | null): StatementDto {
+  private toStatement(r: StatementRow, hidden: boolean, grandTotalMs: number | null, texts: Texts): StatementDto {
+    // The SQL names its columns as the DTO does; the keys, the page's totals and the text are not fields.
+    const {
+      present: _p,
+      userid: _u,
+      dbid: _d,
+      queryid,
+      query: _q,
+      grandTotalExecTimeMs: _g,
+      totalStatements: _s,
+      totalCalls: _c,
+      totalExecTimeMs_: _e,
+      totalPlanTimeMs_: _t,
+      statsSince,
+      ...counters
+    } = r;
     const blocks = r.sharedBlksHit + r.sharedBlksRead;
     return {
-      queryId: hidden ? null : r.queryid,
-      query: hidden ? null : presentQueryText(this.env.QUERY_TEXT, this.texts.get(keyOf(r)) ?? null),
-      database: r.database,
-      user: r.user,
-      toplevel: r.toplevel,
-      calls: r.calls,
-      rows: r.rows,
-      totalExecTimeMs: r.totalExecTimeMs,
-      meanExecTimeMs: r.meanExecTimeMs,
-      minExecTimeMs: r.minExecTimeMs,
-      maxExecTimeMs: r.maxExecTimeMs,
-      stddevExecTimeMs: r.stddevExecTimeMs,
-      totalPlanTimeMs: r.totalPlanTimeMs,
-      plans: r.plans,
+      queryId: hidden ? null : queryid,
+      query: hidden ? null : presentQueryText(this.env.QUERY_TEXT, texts.get(keyOf(r)) ?? null),
+      ...counters,
       percentOfTotalTime: grandTotalMs ? (100 * r.totalExecTimeMs) / grandTotalMs : null,
-      sharedBlksHit: r.sharedBlksHit,
-      sharedBlksRead: r.sharedBlksRead,
-      sharedBlksDirtied: r.sharedBlksDirtied,
-      sharedBlksWritten: r.sharedBlksWritten,
       cacheHitRatio: blocks > 0 ? r.sharedBlksHit / blocks : null,
-      localBlksHit: r.localBlksHit,
-      localBlksRead: r.localBlksRead,
-      tempBlksRead: r.tempBlksRead,
-      tempBlksWritten: r.tempBlksWritten,
-      blkReadTimeMs: r.blkReadTimeMs,
-      blkWriteTimeMs: r.blkWriteTimeMs,
-      walRecords: r.walRecords,
-      walBytes: r.walBytes,
-      jitFunctions: r.jitFunctions,
-      jitTimeMs: r.jitTimeMs,
-      statsSince: r.statsSince?.toISOString() ?? null,
+      statsSince: statsSince?.toISOString() ?? null,
     };
   }
 
   /** Fetches, in one call, the texts of the entries not cached yet. */
-  private async loadTexts(sql: Tx, schema: string, ext: number, keys: EntryKey[]): Promise<void> {
-    const missing = keys.filter((k) => k.queryid !== null && !this.texts.has(keyOf(k)));
+  private async loadTexts(texts: Texts, sql: Tx, schema: string, ext: number, keys: EntryKey[]): Promise<void> {
+    const missing = keys.filter((k) => k.queryid !== null && !texts.has(keyOf(k)));
     if (missing.length === 0) return;
-    for (const row of await textsQuery(sql, schema, ext, missing)) this.remember(row, row.query);
+    for (const row of await textsQuery(sql, schema, ext, missing)) remember(texts, row, row.query);
   }
+}
 
-  private remember(key: EntryKey, text: string | null): void {
-    if (this.texts.size >= TEXT_CACHE_MAX) {
-      // Oldest first: Map iterates in insertion order.
-      for (const k of [...this.texts.keys()].slice(0, TEXT_CACHE_MAX / 10)) this.texts.delete(k);
-    }
-    this.texts.set(keyOf(key), text);
+function remember(texts: Texts, key: EntryKey, text: string | null): void {
+  if (texts.size >= TEXT_CACHE_MAX) {
+    // Oldest first: Map iterates in insertion order.
+    for (const k of [...texts.keys()].slice(0, TEXT_CACHE_MAX / 10)) texts.delete(k);
   }
+  texts.set(keyOf(key), text);
 }
