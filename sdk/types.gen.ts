@@ -275,7 +275,7 @@ export type DatabaseCacheDto = {
 /**
  * Stable machine-readable code
  */
-export type ErrorCode = 'INVALID_PARAMETER' | 'UNAUTHORIZED' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'RATE_LIMITED' | 'INSUFFICIENT_PRIVILEGE' | 'PG_STAT_STATEMENTS_UNAVAILABLE' | 'EXTENSION_UNAVAILABLE' | 'DATABASE_UNAVAILABLE' | 'QUERY_TIMEOUT' | 'INTERNAL_ERROR';
+export type ErrorCode = 'INVALID_PARAMETER' | 'UNAUTHORIZED' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'RATE_LIMITED' | 'INSUFFICIENT_PRIVILEGE' | 'PG_STAT_STATEMENTS_UNAVAILABLE' | 'DATABASE_UNAVAILABLE' | 'QUERY_TIMEOUT' | 'INTERNAL_ERROR';
 
 export type ExtensionCapabilityDto = {
     /**
@@ -1174,11 +1174,16 @@ export type WaitEventTypeCountDto = {
     count: number;
 };
 
+/**
+ * Stable code (documented in the README): what kind of limit this is
+ */
+export type WarningCode = 'INSUFFICIENT_PRIVILEGE' | 'EXTENSION_MISSING' | 'NOT_PRELOADED' | 'RELATION_LOCKED' | 'STATS_HIDDEN' | 'IO_TIMING_OFF' | 'MEASURE_TIMEOUT';
+
 export type WarningDto = {
     /**
-     * Stable code: INSUFFICIENT_PRIVILEGE, EXTENSION_MISSING, NOT_PRELOADED, RELATION_LOCKED, STATS_HIDDEN, ...
+     * Stable code (documented in the README): what kind of limit this is
      */
-    code: string;
+    code: WarningCode;
     /**
      * What cannot be seen, and why
      */

@@ -116,6 +116,8 @@ export interface TextParamOptions {
   maxLength: number;
   /** What the value must match besides its length (default: anything but NUL); documented as `pattern`. */
   pattern?: string;
+  /** The value the service uses when the parameter is absent (documented only). */
+  default?: string;
   message?: string;
 }
 
@@ -135,6 +137,7 @@ export function TextParam(o: TextParamOptions): PropertyDecorator {
       minLength,
       maxLength: o.maxLength,
       pattern,
+      default: o.default,
     }),
     IsOptional(),
     IsString(),

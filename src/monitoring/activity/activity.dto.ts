@@ -87,6 +87,7 @@ export class ActivityQueryDto {
       "Which backends: 'client backend' (default), 'all', or one pg_stat_activity.backend_type " +
       "such as 'autovacuum worker' or 'parallel worker'",
     example: 'all',
+    default: ACTIVITY_DEFAULTS.backendType,
     maxLength: 64,
     pattern: '^[A-Za-z0-9_ .()-]{1,64}$',
     message: "must be 'all', 'client backend' or a backend_type",

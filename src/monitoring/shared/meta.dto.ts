@@ -1,14 +1,37 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ServerInfo } from '../../database/database.provider';
 
+/**
+ * The warning codes a client can see in meta.warnings: a public contract, like the error codes (README, "What each
+ * endpoint can and cannot tell").
+ */
+export const WARNING_CODES = [
+  /** The role lacks a privilege: part of the answer is hidden (hint: the GRANT). */
+  'INSUFFICIENT_PRIVILEGE',
+  /** An extension is not created in the database: its part is null (hint: CREATE EXTENSION). */
+  'EXTENSION_MISSING',
+  /** pg_stat_statements is not in shared_preload_libraries. */
+  'NOT_PRELOADED',
+  /** Relations under an ACCESS EXCLUSIVE lock were not sized or defined. */
+  'RELATION_LOCKED',
+  /** pg_stats hides the column statistics of tables the role may not SELECT: their estimates are unavailable. */
+  'STATS_HIDDEN',
+  /** track_io_timing is off: the I/O times stay 0. */
+  'IO_TIMING_OFF',
+  /** A pgstattuple scan hit BLOAT_MEASURE_TIMEOUT_MS. */
+  'MEASURE_TIMEOUT',
+] as const;
+export type WarningCode = (typeof WARNING_CODES)[number];
+
 /** Why part of an answer is missing or partial, and how to fix it. */
 export class WarningDto {
   @ApiProperty({
-    description:
-      'Stable code: INSUFFICIENT_PRIVILEGE, EXTENSION_MISSING, NOT_PRELOADED, RELATION_LOCKED, STATS_HIDDEN, ...',
+    description: 'Stable code (documented in the README): what kind of limit this is',
+    enum: WARNING_CODES,
+    enumName: 'WarningCode',
     example: 'INSUFFICIENT_PRIVILEGE',
   })
-  code!: string;
+  code!: WarningCode;
 
   @ApiProperty({ description: 'What cannot be seen, and why', example: 'Query texts of other roles are hidden.' })
   message!: string;
@@ -49,7 +72,7 @@ export class MetaDto {
   warnings!: WarningDto[];
 }
 
-export function warning(code: string, message: string, hint: string | null = null): WarningDto {
+export function warning(code: WarningCode, message: string, hint: string | null = null): WarningDto {
   return { code, message, hint };
 }
 
