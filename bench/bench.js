@@ -298,7 +298,7 @@ async function main() {
     await buildCatalogue(server);
     sessions = await openSessions(server);
     const url = server.url('bench');
-    const provider = new PostgresProvider({ url, poolMax: 1, queryTimeoutMs: 60_000 });
+    const provider = PostgresProvider.forUrl({ url, poolMax: 1, queryTimeoutMs: 60_000 });
 
     stage('the sizes and estimates read at their own cadence (once per SIZES_MAX_AGE_MS)');
     await readSlowFigures(provider);

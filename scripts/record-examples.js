@@ -12,6 +12,8 @@ const { Logger } = require('@nestjs/common');
 const { DemoServer } = require('../dist/embedded/demo');
 const { createApp } = require('../dist/app.setup');
 const { loadEnv } = require('../dist/config/env');
+const { TargetRegistry } = require('../dist/targets/registry');
+const { targetFromUrl } = require('../dist/targets/targets.config');
 
 const API = '/api/db/monitoring/postgres';
 const OPERATIONS = {
@@ -20,15 +22,20 @@ const OPERATIONS = {
   listStatements: `${API}/statements?limit=2`,
   listIndexes: `${API}/indexes?limit=2&bloat=estimate`,
   getCache: `${API}/cache?limit=2`,
+  listTargets: '/api/db/monitoring/targets',
   getLiveness: '/health/live',
   getReadiness: '/health/ready',
 };
 
 (async () => {
   const demo = await DemoServer.start(new Logger('demo'));
-  const app = await createApp(loadEnv({ DATABASE_URL: demo.url, CACHE_TTL_MS: '0' }));
+  // As npm start runs it: one target, every database of the embedded server.
+  const env = loadEnv({ CACHE_TTL_MS: '0' });
+  const targets = [targetFromUrl('demo', demo.url, env, { databases: 'all', labels: { env: 'demo' } })];
+  const app = await createApp(env, { targets });
   try {
     await app.init();
+    await app.get(TargetRegistry).list()[0].check();
     await app.getHttpAdapter().getInstance().ready();
     // The demo stages its lock chain and slow query every 20 s: wait until the activity shows a blocked session.
     const deadline = Date.now() + 60_000;

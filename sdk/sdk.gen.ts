@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { GetActivityData, GetActivityErrors, GetActivityResponses, GetCacheData, GetCacheErrors, GetCacheResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetServerOverviewData, GetServerOverviewErrors, GetServerOverviewResponses, ListIndexesData, ListIndexesErrors, ListIndexesResponses, ListStatementsData, ListStatementsErrors, ListStatementsResponses } from './types.gen.js';
+import type { GetActivityData, GetActivityErrors, GetActivityResponses, GetCacheData, GetCacheErrors, GetCacheResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetServerOverviewData, GetServerOverviewErrors, GetServerOverviewResponses, ListIndexesData, ListIndexesErrors, ListIndexesResponses, ListStatementsData, ListStatementsErrors, ListStatementsResponses, ListTargetsData, ListTargetsErrors, ListTargetsResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -74,6 +74,17 @@ export const listStatements = <ThrowOnError extends boolean = false>(options?: O
 });
 
 /**
+ * The watched servers: their databases, status and what pgscope can read there
+ *
+ * Every configured target with its labels, the databases it watches (discovered with `databases: all`), its status from its last read or periodic check (up, down with the failure, auth_failed), when it last answered, and its capabilities. Answered from what pgscope knows, without asking any server: it costs the same with a hundred targets down. No URL or credential appears.
+ */
+export const listTargets = <ThrowOnError extends boolean = false>(options?: Options<ListTargetsData, ThrowOnError>) => (options?.client ?? client).get<ListTargetsResponses, ListTargetsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/db/monitoring/targets',
+    ...options
+});
+
+/**
  * The process is up
  *
  * Always 200 while the process answers HTTP; it does not touch the database (see getReadiness).
@@ -81,8 +92,8 @@ export const listStatements = <ThrowOnError extends boolean = false>(options?: O
 export const getLiveness = <ThrowOnError extends boolean = false>(options?: Options<GetLivenessData, ThrowOnError>) => (options?.client ?? client).get<GetLivenessResponses, GetLivenessErrors, ThrowOnError>({ url: '/health/live', ...options });
 
 /**
- * PostgreSQL answers within QUERY_TIMEOUT_MS
+ * The first target answers within its query timeout
  *
- * 503 when the watched server does not answer a trivial query in time.
+ * 503 when the first configured target does not answer a trivial query in time (the others do not make pgscope unready: their status is in /api/db/monitoring/targets).
  */
 export const getReadiness = <ThrowOnError extends boolean = false>(options?: Options<GetReadinessData, ThrowOnError>) => (options?.client ?? client).get<GetReadinessResponses, GetReadinessErrors, ThrowOnError>({ url: '/health/ready', ...options });

@@ -273,9 +273,14 @@ export type DatabaseCacheDto = {
 };
 
 /**
+ * How its databases are chosen: all (discovered), list (configured), url (its URL database only)
+ */
+export type DatabasesSetting = 'all' | 'list' | 'url';
+
+/**
  * Stable machine-readable code
  */
-export type ErrorCode = 'INVALID_PARAMETER' | 'UNAUTHORIZED' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'RATE_LIMITED' | 'INSUFFICIENT_PRIVILEGE' | 'PG_STAT_STATEMENTS_UNAVAILABLE' | 'DATABASE_UNAVAILABLE' | 'QUERY_TIMEOUT' | 'INTERNAL_ERROR';
+export type ErrorCode = 'INVALID_PARAMETER' | 'UNAUTHORIZED' | 'NOT_FOUND' | 'TARGET_NOT_FOUND' | 'DATABASE_NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'RATE_LIMITED' | 'INSUFFICIENT_PRIVILEGE' | 'PG_STAT_STATEMENTS_UNAVAILABLE' | 'DATABASE_UNAVAILABLE' | 'QUERY_TIMEOUT' | 'INTERNAL_ERROR';
 
 export type ExtensionCapabilityDto = {
     /**
@@ -1163,6 +1168,86 @@ export type TablesCacheDto = {
     toastBlksRead: number;
 };
 
+export type TargetDto = {
+    /**
+     * The configured name: the `target` parameter of every monitoring operation
+     */
+    name: string;
+    /**
+     * The configured labels (env, team, …)
+     */
+    labels: {
+        [key: string]: string;
+    };
+    /**
+     * The database of its URL: the default of `database`
+     */
+    database: string;
+    /**
+     * The databases it watches: the `database` values per-database operations accept (with `databases: all`, those it may connect to, as last discovered)
+     */
+    databases: Array<string>;
+    /**
+     * How its databases are chosen: all (discovered), list (configured), url (its URL database only)
+     */
+    discovery: DatabasesSetting;
+    /**
+     * From its last read or check: up (it answered), down (unreachable: see lastError), auth_failed (it refused pgscope's login), unknown (not reached yet)
+     */
+    status: TargetState;
+    /**
+     * The last failure to reach it; null if none
+     */
+    lastError: TargetErrorDto | null;
+    /**
+     * When it last answered; null if never
+     */
+    lastContactAt: string | null;
+    /**
+     * server_version, once learnt
+     */
+    serverVersion: string | null;
+    /**
+     * Connections pgscope may open to it, over all its databases
+     */
+    poolMax: number;
+    /**
+     * Connection slots in use now (at most poolMax)
+     */
+    connections: number;
+    /**
+     * What pgscope can read in its URL database with its role; null until it has been reached
+     */
+    capabilities: CapabilitiesDto | null;
+};
+
+export type TargetErrorDto = {
+    /**
+     * The failure: a SQLSTATE (28P01 a refused password) or a socket error (ECONNREFUSED, CONNECT_TIMEOUT)
+     */
+    code: string;
+    /**
+     * When it happened (ISO 8601)
+     */
+    at: string;
+};
+
+/**
+ * From its last read or check: up (it answered), down (unreachable: see lastError), auth_failed (it refused pgscope's login), unknown (not reached yet)
+ */
+export type TargetState = 'unknown' | 'up' | 'down' | 'auth_failed';
+
+export type TargetsResponseDto = {
+    /**
+     * When this answer was made (from what pgscope knows: no server is asked)
+     */
+    collectedAt: string;
+    /**
+     * Every target, in the configured order
+     */
+    targets: Array<TargetDto>;
+};
+
 export type WaitEventTypeCountDto = {
     /**
      * pg_stat_activity.wait_event_type; null = not waiting (on CPU or idle)
@@ -1203,7 +1288,12 @@ export type GetServerOverviewData = {
         'If-None-Match'?: string;
     };
     path?: never;
-    query?: never;
+    query?: {
+        /**
+         * The watched server, by its configured name (default: the first configured); GET /api/db/monitoring/targets lists them. An unknown name is a 404 TARGET_NOT_FOUND. (No example: the names are each instance's own.)
+         */
+        target?: string;
+    };
     url: '/api/db/monitoring/postgres';
 };
 
@@ -1220,6 +1310,10 @@ export type GetServerOverviewErrors = {
      * The pgscope role lacks a privilege this request needs (code INSUFFICIENT_PRIVILEGE)
      */
     403: ProblemDto;
+    /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
     /**
      * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
      */
@@ -1256,6 +1350,10 @@ export type GetActivityData = {
     };
     path?: never;
     query?: {
+        /**
+         * The watched server, by its configured name (default: the first configured); GET /api/db/monitoring/targets lists them. An unknown name is a 404 TARGET_NOT_FOUND. (No example: the names are each instance's own.)
+         */
+        target?: string;
         /**
          * Only sessions in these states (pg_stat_activity.state); comma-separated or repeated
          */
@@ -1326,6 +1424,10 @@ export type GetActivityErrors = {
      */
     403: ProblemDto;
     /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
+    /**
      * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
      */
     429: ProblemDto;
@@ -1361,6 +1463,14 @@ export type GetCacheData = {
     };
     path?: never;
     query?: {
+        /**
+         * The watched server, by its configured name (default: the first configured); GET /api/db/monitoring/targets lists them. An unknown name is a 404 TARGET_NOT_FOUND. (No example: the names are each instance's own.)
+         */
+        target?: string;
+        /**
+         * The database of the target to read (default: the database of its URL); one it does not watch is a 404 DATABASE_NOT_FOUND. (No example: the names are each target's own.)
+         */
+        database?: string;
         /**
          * Only this schema (exact name)
          */
@@ -1403,6 +1513,10 @@ export type GetCacheErrors = {
      */
     403: ProblemDto;
     /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
+    /**
      * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
      */
     429: ProblemDto;
@@ -1438,6 +1552,14 @@ export type ListIndexesData = {
     };
     path?: never;
     query?: {
+        /**
+         * The watched server, by its configured name (default: the first configured); GET /api/db/monitoring/targets lists them. An unknown name is a 404 TARGET_NOT_FOUND. (No example: the names are each instance's own.)
+         */
+        target?: string;
+        /**
+         * The database of the target to read (default: the database of its URL); one it does not watch is a 404 DATABASE_NOT_FOUND. (No example: the names are each target's own.)
+         */
+        database?: string;
         /**
          * Only this schema (exact name)
          */
@@ -1492,6 +1614,10 @@ export type ListIndexesErrors = {
      */
     403: ProblemDto;
     /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
+    /**
      * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
      */
     429: ProblemDto;
@@ -1527,6 +1653,10 @@ export type ListStatementsData = {
     };
     path?: never;
     query?: {
+        /**
+         * The watched server, by its configured name (default: the first configured); GET /api/db/monitoring/targets lists them. An unknown name is a 404 TARGET_NOT_FOUND. (No example: the names are each instance's own.)
+         */
+        target?: string;
         /**
          * Sort key. ioTime = blkReadTimeMs + blkWriteTimeMs. Keys a server lacks (walBytes before 13) sort last.
          */
@@ -1589,6 +1719,10 @@ export type ListStatementsErrors = {
      */
     403: ProblemDto;
     /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
+    /**
      * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
      */
     429: ProblemDto;
@@ -1613,6 +1747,40 @@ export type ListStatementsResponses = {
 };
 
 export type ListStatementsResponse = ListStatementsResponses[keyof ListStatementsResponses];
+
+export type ListTargetsData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/db/monitoring/targets';
+};
+
+export type ListTargetsErrors = {
+    /**
+     * A query parameter is invalid (code INVALID_PARAMETER; invalidParams names it)
+     */
+    400: ProblemDto;
+    /**
+     * Missing or wrong bearer token (code UNAUTHORIZED)
+     */
+    401: ProblemDto;
+    /**
+     * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
+     */
+    429: ProblemDto;
+    /**
+     * An unexpected failure (code INTERNAL_ERROR); the cause is in the service log, never in the response
+     */
+    500: ProblemDto;
+};
+
+export type ListTargetsError = ListTargetsErrors[keyof ListTargetsErrors];
+
+export type ListTargetsResponses = {
+    200: TargetsResponseDto;
+};
+
+export type ListTargetsResponse = ListTargetsResponses[keyof ListTargetsResponses];
 
 export type GetLivenessData = {
     body?: never;

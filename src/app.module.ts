@@ -1,15 +1,16 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { Env } from './config/env';
-import { DatabaseModule } from './database/database.module';
+import { TargetConfig } from './targets/targets.config';
+import { TargetsModule } from './targets/targets.module';
 import { HealthController } from './health/health.controller';
 import { MonitoringModule } from './monitoring/monitoring.module';
 
 @Module({})
 export class AppModule {
-  static forRoot(env: Env): DynamicModule {
+  static forRoot(env: Env, targets: TargetConfig[]): DynamicModule {
     return {
       module: AppModule,
-      imports: [DatabaseModule.forRoot(env), MonitoringModule],
+      imports: [TargetsModule.forRoot(targets), MonitoringModule],
       controllers: [HealthController],
       providers: [{ provide: Env, useValue: env }],
       exports: [Env],

@@ -11,15 +11,16 @@ import { RejectNulPipe } from './http/query';
 import { ResponseCache } from './http/response-cache';
 import { RouteTable } from './http/routes';
 import { apiTokens, Env } from './config/env';
+import { loadTargets, TargetConfig } from './targets/targets.config';
 import { buildOpenApiDocument } from './openapi/document';
 
 /** Creates the Fastify-based application, configured exactly as main.ts, the tests and the exporter see it. */
 export async function createApp(
   env: Env,
-  options: { logger?: LoggerService | false } = {},
+  options: { logger?: LoggerService | false; targets?: TargetConfig[] } = {},
 ): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(env),
+    AppModule.forRoot(env, options.targets ?? loadTargets(env)),
     new FastifyAdapter({
       bodyLimit: 16 * 1024,
       // A client gets this long to send its request (headers and body): slow-sending clients cannot hold sockets.

@@ -3,14 +3,18 @@ import { ConsoleLogger, Logger } from '@nestjs/common';
 import { createApp } from './app.setup';
 import { apiTokens, ConfigError, Env, isLoopback, loadEnv, LOG_LEVELS } from './config/env';
 import { DemoServer } from './embedded/demo';
+import { TargetRegistry } from './targets/registry';
+import { loadTargets, TargetConfig, targetFromUrl } from './targets/targets.config';
 
 /** How long requests in flight get to finish after SIGTERM/SIGINT. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
 async function bootstrap(): Promise<void> {
   let env: Env;
+  let targets: TargetConfig[];
   try {
     env = loadEnv();
+    targets = loadTargets(env);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -34,17 +38,32 @@ async function bootstrap(): Promise<void> {
   }
 
   let demo: DemoServer | undefined;
-  if (!env.DATABASE_URL) {
-    log.log('DATABASE_URL is not set: starting an embedded PostgreSQL with a demo workload');
+  if (targets.length === 0) {
+    log.log('Neither DATABASE_URL nor TARGETS_FILE is set: starting an embedded PostgreSQL with a demo workload');
     demo = await DemoServer.start(new Logger('demo'));
     process.once('exit', () => demo?.server.killSync());
-    env.DATABASE_URL = demo.url;
+    // One target, every database of the embedded server: the shop demo and a second, smaller one.
+    targets = [targetFromUrl('demo', demo.url, env, { databases: 'all', labels: { env: 'demo' } })];
     log.log(
-      `embedded PostgreSQL ${demo.server.major} (pid ${demo.server.pid}, data ${demo.server.dataDir}) on 127.0.0.1:${demo.server.port}, database "demo"`,
+      `embedded PostgreSQL ${demo.server.major} (pid ${demo.server.pid}, data ${demo.server.dataDir}) on 127.0.0.1:${demo.server.port}, databases ${demo.databases.map((d) => `"${d}"`).join(', ')}`,
     );
   }
 
-  const app = await createApp(env, { logger });
+  const app = await createApp(env, { logger, targets });
+  const registry = app.get(TargetRegistry);
+  // SIGHUP re-reads TARGETS_FILE: targets added start, removed ones close once their reads finish. A bad file
+  // keeps the running configuration and says why, in one line.
+  process.on('SIGHUP', () => {
+    if (env.TARGETS_FILE === undefined) {
+      log.warn('SIGHUP: no TARGETS_FILE to reload');
+      return;
+    }
+    try {
+      void registry.reload(loadTargets(env));
+    } catch (err) {
+      log.error(`SIGHUP: ${err instanceof Error ? err.message : String(err)}; the running configuration stays`);
+    }
+  });
   let closing = false;
   let signals = 0;
   const shutdown = async (signal: string): Promise<void> => {
@@ -81,6 +100,7 @@ async function bootstrap(): Promise<void> {
   watchParent(() => void shutdown('parent exit'));
 
   await app.listen(env.PORT, env.HOST);
+  registry.start();
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : env.PORT;
   const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;

@@ -317,6 +317,6 @@ describe('GET /cache', () => {
     ['minReads=', 'minReads', 'must be an integer'],
     ['limit=1e1', 'limit', 'must be an integer'],
     ['table=', 'table', 'must be 1 to 128 characters'],
-    ['database=x', 'database', 'is not a parameter'],
+    ['databases=x', 'databases', 'is not a parameter'],
   ]);
 });

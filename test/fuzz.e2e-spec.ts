@@ -66,7 +66,15 @@ const hostile = fc.oneof(
   fc.constant('x'.repeat(10_000)),
 );
 
+/** The test database's name, a valid value of `database` everywhere (set before the properties run). */
+let databaseName = 'postgres';
+
 const valueFor = (p: Parameter): fc.Arbitrary<string> => {
+  if (p.name === 'target')
+    return fc.oneof({ arbitrary: fc.constant('default'), weight: 3 }, { arbitrary: hostile, weight: 1 });
+  if (p.name === 'database') {
+    return fc.oneof({ arbitrary: fc.constant(databaseName), weight: 2 }, { arbitrary: hostile, weight: 1 });
+  }
   const enums = p.schema.enum ?? p.schema.items?.enum;
   const valid = enums
     ? fc.constantFrom(...enums)
@@ -121,6 +129,7 @@ describe('hostile query strings on every operation', () => {
       create index fuzz_canary_v on fuzz_canary (v);
       analyze fuzz_canary;`);
     api = await createTestApp(db.monitorUrl, { RATE_LIMIT_PER_MINUTE: '0' });
+    databaseName = db.name;
     before = await fingerprint();
   });
   afterAll(async () => {
@@ -128,27 +137,34 @@ describe('hostile query strings on every operation', () => {
     await db?.drop();
   });
 
-  it.each(operations.map((o) => [o.route, o]))('%s answers 200 or a 400 naming a parameter', async (_route, op) => {
-    const statuses = new Map<number, number>();
-    await fc.assert(
-      fc.asyncProperty(queryFor(op.parameters), async (query) => {
-        const res = await api.get(`${op.route}?${query}`);
-        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-        if (res.status === 400) {
-          expect(res.body.code).toBe('INVALID_PARAMETER');
-          expect(res.body.invalidParams.length).toBeGreaterThan(0);
-          expect(JSON.stringify(res.body)).not.toMatch(/\bat .*\.(js|ts):\d+|select .* from /i);
-        } else {
-          expect(res.status).toBe(200);
-        }
-      }),
-      { numRuns: RUNS_PER_OPERATION },
-    );
-    if (process.env.FUZZ_REPORT) console.log(op.route, Object.fromEntries(statuses));
-    // Both outcomes were exercised: a generator that only produced 400s would prove little.
-    expect(statuses.get(400)).toBeGreaterThan(0);
-    if (op.parameters.length > 0) expect(statuses.get(200)).toBeGreaterThan(0);
-  });
+  it.each(operations.map((o) => [o.route, o]))(
+    '%s answers 200, a 400 naming a parameter or a 404 naming the target or database',
+    async (_route, op) => {
+      const statuses = new Map<number, number>();
+      await fc.assert(
+        fc.asyncProperty(queryFor(op.parameters), async (query) => {
+          const res = await api.get(`${op.route}?${query}`);
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          if (res.status === 400) {
+            expect(res.body.code).toBe('INVALID_PARAMETER');
+            expect(res.body.invalidParams.length).toBeGreaterThan(0);
+            expect(JSON.stringify(res.body)).not.toMatch(/\bat .*\.(js|ts):\d+|select .* from /i);
+          } else if (res.status === 404) {
+            // A well-formed name of a target or database that does not exist: named in the detail.
+            expect(['TARGET_NOT_FOUND', 'DATABASE_NOT_FOUND']).toContain(res.body.code);
+            expect(res.body.detail).toMatch(/^(No target is named|Target "default" has no database) "/);
+          } else {
+            expect(res.status).toBe(200);
+          }
+        }),
+        { numRuns: RUNS_PER_OPERATION },
+      );
+      if (process.env.FUZZ_REPORT) console.log(op.route, Object.fromEntries(statuses));
+      // Both outcomes were exercised: a generator that only produced 400s would prove little.
+      expect(statuses.get(400)).toBeGreaterThan(0);
+      if (op.parameters.length > 0) expect(statuses.get(200)).toBeGreaterThan(0);
+    },
+  );
 
   it.each([
     ['/api/db/monitoring/postgres/cache', 'table'],

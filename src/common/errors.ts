@@ -3,6 +3,8 @@ export const ERROR_CODES = [
   'INVALID_PARAMETER',
   'UNAUTHORIZED',
   'NOT_FOUND',
+  'TARGET_NOT_FOUND',
+  'DATABASE_NOT_FOUND',
   'METHOD_NOT_ALLOWED',
   'RATE_LIMITED',
   'INSUFFICIENT_PRIVILEGE',
@@ -78,5 +80,30 @@ export class QueryTimeoutError extends AppError {
 export class InsufficientPrivilegeError extends AppError {
   constructor(detail: string, hint = 'GRANT pg_monitor TO <the pgscope role>;') {
     super('INSUFFICIENT_PRIVILEGE', 403, 'Insufficient privilege', detail, hint);
+  }
+}
+
+export class TargetNotFoundError extends AppError {
+  constructor(name: string, known: string[]) {
+    super(
+      'TARGET_NOT_FOUND',
+      404,
+      'Target not found',
+      `No target is named "${name}".`,
+      `The targets are listed at GET /api/db/monitoring/targets${known.length <= 10 ? ` (${known.join(', ')})` : ''}.`,
+    );
+  }
+}
+
+export class DatabaseNotFoundError extends AppError {
+  constructor(target: string, database: string) {
+    super(
+      'DATABASE_NOT_FOUND',
+      404,
+      'Database not found',
+      `Target "${target}" has no database "${database}" that pgscope watches.`,
+      `Its databases are listed at GET /api/db/monitoring/targets; a database is watched when the target's ` +
+        '"databases" setting names it (or is "all" and pgscope may CONNECT to it).',
+    );
   }
 }

@@ -5,6 +5,8 @@ describe('loadEnv', () => {
     expect({ ...loadEnv({}) }).toEqual({
       HOST: '127.0.0.1',
       PORT: 3000,
+      MAX_TARGETS: 200,
+      TARGETS_CHECK_MS: 30000,
       QUERY_TIMEOUT_MS: 5000,
       POOL_MAX: 4,
       LOG_LEVEL: 'log',
@@ -45,6 +47,8 @@ describe('loadEnv', () => {
       HIT_RATIO_MIN_BLOCKS: 50,
       BLOAT_MEASURE_TIMEOUT_MS: 30000,
       SIZES_MAX_AGE_MS: 0,
+      MAX_TARGETS: 200,
+      TARGETS_CHECK_MS: 30000,
       DATABASE_URL: 'postgresql://u:p@db:5432/app',
       HOST: '0.0.0.0',
       PORT: 8080,

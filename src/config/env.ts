@@ -31,10 +31,29 @@ const toInt = ({ value }: { value: unknown }): unknown =>
  * Each property's `expects` text is what the one-line start-up error says.
  */
 export class Env {
-  /** postgres:// URL of the server to watch; absent = start an embedded demo server. */
+  /** postgres:// URL of the server to watch (the target "default"); absent with TARGETS_FILE = the embedded demo. */
   @IsOptional()
   @Matches(/^postgres(ql)?:\/\/\S+$/)
   DATABASE_URL?: string;
+
+  /** A YAML (or JSON) file of targets: `targets: [{ name, url, databases, labels, poolMax, … }]`. */
+  @IsOptional()
+  @IsString()
+  TARGETS_FILE?: string;
+
+  /** At most this many targets per instance. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  MAX_TARGETS = 200;
+
+  /** How often each target is pinged (its status in /targets) and its databases discovered again. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  TARGETS_CHECK_MS = 30_000;
 
   @IsString()
   @Matches(/^\S+$/)
@@ -135,6 +154,9 @@ export class Env {
 
 const EXPECTS: Record<keyof Env, string> = {
   DATABASE_URL: 'a postgres:// or postgresql:// connection URL',
+  TARGETS_FILE: 'the path of a readable YAML file of targets',
+  MAX_TARGETS: 'an integer from 1 to 10000',
+  TARGETS_CHECK_MS: 'an integer number of milliseconds from 1000 to 3600000',
   HOST: 'an address to listen on, such as 127.0.0.1 or 0.0.0.0',
   PORT: 'an integer port from 0 to 65535',
   QUERY_TIMEOUT_MS: 'an integer number of milliseconds from 100 to 600000',

@@ -1,61 +1,75 @@
 import { Logger } from '@nestjs/common';
-import postgres from 'postgres';
 import { AppError } from '../common/errors';
 import { isConnectionError, isStaleConnectionError, mapPgError, PgLikeError } from '../common/pg-errors';
 import { DatabaseProvider, ReadContext, ReadOptions, ServerInfo } from './database.provider';
 import { majorOf } from './pg-version';
+import { ServerPool, Slot } from './server-pool';
 import { extensionQuery, serverInfoQuery } from './server-info.sql';
 
 export interface PostgresProviderOptions {
-  url: string;
-  poolMax: number;
+  /** The server's connections, shared with the providers of its other databases. */
+  pool: ServerPool;
+  /** The database this provider reads. */
+  database: string;
   queryTimeoutMs: number;
-  applicationName?: string;
+  /** Names the provider in log lines (never a URL: it may hold a password). */
+  label?: string;
+  /** Told of every read's outcome: how a target knows it is up, down or refusing the login. */
+  observer?: (error: unknown | undefined) => void;
 }
 
 /** Server facts are refreshed at least this often, and at once after a connection closes. */
 const SERVER_INFO_MAX_AGE_MS = 60_000;
 
-/** int8 and numeric as JS numbers (monitoring counters fit in 2^53); 64-bit identifiers are cast to text in SQL. */
-const NUMERIC_TYPES = {
-  int8: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
-  numeric: { to: 1700, from: [1700], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
-};
-
-/** DatabaseProvider over a small postgres.js pool. Every read is a READ ONLY transaction with local timeouts. */
+/**
+ * DatabaseProvider over a server's connection budget (ServerPool). Every read is a READ ONLY transaction with local
+ * timeouts, on a connection of this provider's database.
+ */
 export class PostgresProvider extends DatabaseProvider {
   readonly queryTimeoutMs: number;
+  readonly database: string;
   private readonly defaultLockTimeoutMs: number;
-  private readonly sql: postgres.Sql<Record<string, unknown>>;
+  private readonly pool: ServerPool;
   private readonly logger = new Logger('PostgresProvider');
+  private readonly label: string;
+  private readonly owned: boolean;
   private info?: { value: ServerInfo; at: number };
   private infoPending?: Promise<ServerInfo>;
 
-  constructor(options: PostgresProviderOptions) {
+  constructor(private readonly options: PostgresProviderOptions & { owned?: boolean }) {
     super();
     this.queryTimeoutMs = options.queryTimeoutMs;
+    this.database = options.database;
+    this.pool = options.pool;
+    this.owned = options.owned ?? false;
+    this.label = options.label ?? options.database;
     // Catalog reads never need to wait long for a lock; waiting is how monitoring hangs during migrations.
-    this.defaultLockTimeoutMs = Math.min(1000, options.queryTimeoutMs);
-    this.sql = postgres(options.url, {
+    this.defaultLockTimeoutMs = lockTimeoutFor(options.queryTimeoutMs);
+  }
+
+  /** A provider with a connection budget of its own (one database of one server): tests, benchmarks, tools. */
+  static forUrl(options: { url: string; poolMax: number; queryTimeoutMs: number }): PostgresProvider {
+    const database = decodeURIComponent(new URL(options.url).pathname.replace(/^\//, '')) || 'postgres';
+    const holder: { provider?: PostgresProvider } = {};
+    const pool = new ServerPool({
+      url: options.url,
       max: options.poolMax,
-      fetch_types: false,
-      connect_timeout: Math.max(1, Math.ceil(options.queryTimeoutMs / 1000)),
-      idle_timeout: 60,
-      onnotice: () => undefined,
-      onclose: () => {
-        // A closed connection may mean a restart or failover: learn the server again.
-        this.info = undefined;
-      },
-      connection: {
-        application_name: options.applicationName ?? 'pgscope',
-        // Defence in depth: even a statement outside read() cannot write or run long.
-        default_transaction_read_only: true,
-        statement_timeout: options.queryTimeoutMs,
-        lock_timeout: this.defaultLockTimeoutMs,
-        idle_in_transaction_session_timeout: options.queryTimeoutMs * 2,
-      },
-      types: NUMERIC_TYPES,
-    }) as unknown as postgres.Sql<Record<string, unknown>>;
+      queryTimeoutMs: options.queryTimeoutMs,
+      lockTimeoutMs: lockTimeoutFor(options.queryTimeoutMs),
+      onClose: () => holder.provider?.invalidate(),
+    });
+    holder.provider = new PostgresProvider({ pool, database, queryTimeoutMs: options.queryTimeoutMs, owned: true });
+    return holder.provider;
+  }
+
+  /** The server facts if a read has learnt them (and they are not stale): never a read of its own. */
+  knownInfo(): ServerInfo | undefined {
+    return this.info && Date.now() - this.info.at < SERVER_INFO_MAX_AGE_MS ? this.info.value : undefined;
+  }
+
+  /** Forgets the server facts: a connection closed (a restart or failover may have changed them). */
+  invalidate(): void {
+    this.info = undefined;
   }
 
   async read<T>(name: string, fn: (ctx: ReadContext) => Promise<T>, options?: ReadOptions): Promise<T> {
@@ -104,8 +118,9 @@ export class PostgresProvider extends DatabaseProvider {
     await this.transaction('ping', ({ sql }) => sql`select /* pgscope */ 1`);
   }
 
+  /** Closes the connections if this provider owns its budget (a target closes its server's pool itself). */
   async close(): Promise<void> {
-    await this.sql.end({ timeout: 5 });
+    if (this.owned) await this.pool.close();
   }
 
   private async transaction<T>(
@@ -115,10 +130,30 @@ export class PostgresProvider extends DatabaseProvider {
   ): Promise<T> {
     const statementTimeout = Math.round(options?.statementTimeoutMs ?? this.queryTimeoutMs);
     const lockTimeout = Math.round(options?.lockTimeoutMs ?? Math.min(this.defaultLockTimeoutMs, statementTimeout));
+    let slot: Slot;
+    try {
+      slot = await this.pool.acquire(this.database);
+    } catch (err) {
+      throw this.translate(name, err, statementTimeout);
+    }
+    try {
+      return await this.attempts(name, slot, statementTimeout, lockTimeout, fn);
+    } finally {
+      this.pool.release(slot);
+    }
+  }
+
+  private async attempts<T>(
+    name: string,
+    slot: Slot,
+    statementTimeout: number,
+    lockTimeout: number,
+    fn: (ctx: Omit<ReadContext, 'info' | 'extension'>) => Promise<T>,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       let begun = false;
       try {
-        return (await this.sql.begin('read only', async (tx) => {
+        const value = (await slot.sql.begin('read only', async (tx) => {
           begun = true;
           // The connection's startup parameters already carry the default timeouts; only overrides cost a round trip.
           if (statementTimeout !== this.queryTimeoutMs || lockTimeout !== this.defaultLockTimeoutMs) {
@@ -140,15 +175,20 @@ export class PostgresProvider extends DatabaseProvider {
           };
           return fn({ sql: tx, optional });
         })) as T;
+        this.options.observer?.(undefined);
+        return value;
       } catch (err) {
         // A pooled connection that died while idle fails at BEGIN, before any monitoring query ran: one more try on
         // a fresh connection is safe. A query killed mid-way (begun) is never run again: a DBA may have killed it
         // on purpose.
         if (!begun && attempt === 1 && isStaleConnectionError(err)) {
           this.info = undefined;
-          this.logger.warn(`query "${name}": a pooled connection had closed (${(err as PgLikeError).code}); retrying`);
+          this.logger.warn(
+            `${this.label}: query "${name}": a pooled connection had closed (${(err as PgLikeError).code}); retrying`,
+          );
           continue;
         }
+        this.options.observer?.(err);
         throw this.translate(name, err, statementTimeout);
       }
     }
@@ -159,9 +199,14 @@ export class PostgresProvider extends DatabaseProvider {
     const e = err as PgLikeError;
     const mapped = mapPgError(err, timeoutMs);
     if (isConnectionError(err)) this.info = undefined;
-    const line = `query "${name}" failed: ${e.code ?? 'no code'} ${e.message ?? String(err)}`;
+    const line = `${this.label}: query "${name}" failed: ${e.code ?? 'no code'} ${e.message ?? String(err)}`;
     if (mapped) this.logger.warn(line);
     else this.logger.error(line);
     return mapped ?? err;
   }
+}
+
+/** Catalog reads never need to wait long for a lock: at most a second, or the statement timeout if shorter. */
+export function lockTimeoutFor(queryTimeoutMs: number): number {
+  return Math.min(1000, queryTimeoutMs);
 }

@@ -4,6 +4,8 @@ import postgres from 'postgres';
 import { EmbeddedPostgres } from './embedded';
 
 const DEMO_DATABASE = 'demo';
+/** The second, smaller database: its own issues, so that discovery and the `database` parameter show at once. */
+const INVENTORY_DATABASE = 'inventory';
 const DEMO_ROLE = 'pgscope';
 
 /**
@@ -16,10 +18,13 @@ export class DemoServer {
   private timers: NodeJS.Timeout[] = [];
   private stopping = false;
 
+  readonly databases = [DEMO_DATABASE, INVENTORY_DATABASE];
+
   private constructor(
     readonly server: EmbeddedPostgres,
     readonly url: string,
     private readonly admin: postgres.Sql,
+    private readonly inventory: postgres.Sql,
     private readonly logger: Logger,
   ) {}
 
@@ -28,6 +33,7 @@ export class DemoServer {
     try {
       const bootstrap = postgres(server.url(), { max: 1, onnotice: () => undefined });
       await bootstrap.unsafe(`create database ${DEMO_DATABASE}`);
+      await bootstrap.unsafe(`create database ${INVENTORY_DATABASE}`);
       const password = randomBytes(18).toString('base64url');
       await bootstrap.unsafe(`create role ${DEMO_ROLE} login password '${password}' in role pg_monitor`);
       await bootstrap.end();
@@ -42,7 +48,16 @@ export class DemoServer {
       await admin.unsafe(
         `grant usage on schema shop to ${DEMO_ROLE}; grant select on all tables in schema shop to ${DEMO_ROLE}`,
       );
-      const demo = new DemoServer(server, server.url(DEMO_DATABASE, DEMO_ROLE, password), admin, logger);
+      const inventory = postgres(server.url(INVENTORY_DATABASE), {
+        max: 2,
+        onnotice: () => undefined,
+        connection: { application_name: 'pgscope-demo' },
+      });
+      await createInventory(inventory);
+      await inventory.unsafe(
+        `grant usage on schema stock to ${DEMO_ROLE}; grant select on all tables in schema stock to ${DEMO_ROLE}`,
+      );
+      const demo = new DemoServer(server, server.url(DEMO_DATABASE, DEMO_ROLE, password), admin, inventory, logger);
       demo.startWorkload();
       return demo;
     } catch (err) {
@@ -55,6 +70,7 @@ export class DemoServer {
     this.stopping = true;
     this.timers.forEach(clearInterval);
     await this.admin.end({ timeout: 2 }).catch(() => undefined);
+    await this.inventory.end({ timeout: 2 }).catch(() => undefined);
     await this.server.stop();
   }
 
@@ -89,6 +105,17 @@ export class DemoServer {
       await sql`insert into shop.events (kind, payload) values ('view', ${'{"page": "home"}'}::jsonb)`;
     });
     this.every(5000, 'report', () => sql`select status, count(*) from shop.orders group by status`);
+    // inventory: a large table only ever scanned whole (it needs an index), and stock moving.
+    const inv = this.inventory;
+    this.every(
+      2000,
+      'stock lookup',
+      () => inv`select * from stock.movements where sku = ${1 + Math.floor(Math.random() * 500)}`,
+    );
+    this.every(1000, 'stock moves', async () => {
+      await inv`insert into stock.movements (sku, quantity) values (${1 + Math.floor(Math.random() * 500)}, 1)`;
+      await inv`update stock.items set on_hand = on_hand - 1 where sku = ${1 + Math.floor(Math.random() * 500)}`;
+    });
     // A slow statement and a lock chain every 20 s, so /activity has something to show.
     this.every(20_000, 'slow query', () => sql`select pg_sleep(3) /* demo: slow report */`);
     this.every(20_000, 'lock chain', async () => {
@@ -135,4 +162,25 @@ async function createSchema(sql: postgres.Sql): Promise<void> {
   `,
     )
     .simple();
+}
+
+/** The inventory database: a table that needs an index, an unused one, an invalid one left by a failed build. */
+async function createInventory(sql: postgres.Sql): Promise<void> {
+  await sql
+    .unsafe(
+      `
+    create extension if not exists pg_stat_statements;
+    create schema stock;
+    create table stock.items (sku int primary key, name text not null, on_hand int not null default 0);
+    create table stock.movements (id bigserial primary key, sku int not null, quantity int not null, at timestamptz default now());
+    insert into stock.items select g, 'Item ' || g, 100 from generate_series(1, 500) g;
+    insert into stock.movements (sku, quantity) select 1 + g % 500, 1 + g % 3 from generate_series(1, 30000) g;
+    create index items_name_idx on stock.items (name);
+    insert into stock.items values (501, 'Item 1', 0);
+    analyze;
+  `,
+    )
+    .simple();
+  // A unique index built concurrently on duplicate names fails and stays behind, invalid.
+  await sql.unsafe('create unique index concurrently items_name_uniq on stock.items (name)').catch(() => undefined);
 }

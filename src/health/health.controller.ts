@@ -2,7 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { ApiProblems, NoQueryDto } from '../http/api-docs';
 import { AppError } from '../common/errors';
-import { DatabaseProvider } from '../database/database.provider';
+import { TargetRegistry } from '../targets/registry';
 
 export class HealthDto {
   @ApiProperty({
@@ -17,7 +17,7 @@ export class HealthDto {
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
-  constructor(private readonly db: DatabaseProvider) {}
+  constructor(private readonly targets: TargetRegistry) {}
 
   @Get('live')
   @ApiOperation({
@@ -34,14 +34,16 @@ export class HealthController {
   @Get('ready')
   @ApiOperation({
     operationId: 'getReadiness',
-    summary: 'PostgreSQL answers within QUERY_TIMEOUT_MS',
-    description: '503 when the watched server does not answer a trivial query in time.',
+    summary: 'The first target answers within its query timeout',
+    description:
+      '503 when the first configured target does not answer a trivial query in time (the others do not make ' +
+      'pgscope unready: their status is in /api/db/monitoring/targets).',
   })
   @ApiOkResponse({ type: HealthDto })
   @ApiProblems(400, 503)
   async ready(@Query() _query: NoQueryDto): Promise<HealthDto> {
     try {
-      await this.db.ping();
+      await this.targets.get().primary.ping();
     } catch {
       // Deliberately vague: readiness is public and must not describe the database.
       throw new AppError('DATABASE_UNAVAILABLE', 503, 'Not ready', 'The database is not answering.');

@@ -6,6 +6,7 @@ const DESCRIPTIONS: Record<number, string> = {
   400: 'A query parameter is invalid (code INVALID_PARAMETER; invalidParams names it)',
   401: 'Missing or wrong bearer token (code UNAUTHORIZED)',
   403: 'The pgscope role lacks a privilege this request needs (code INSUFFICIENT_PRIVILEGE)',
+  404: 'No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it',
   429: 'Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry',
   500: 'An unexpected failure (code INTERNAL_ERROR); the cause is in the service log, never in the response',
   503: 'PostgreSQL is unreachable (code DATABASE_UNAVAILABLE) or a needed extension is missing',
@@ -27,7 +28,7 @@ export function ApiProblems(...statuses: number[]): MethodDecorator & ClassDecor
 }
 
 /** The errors every /api operation can answer with. */
-const ApiEndpointProblems = (): MethodDecorator & ClassDecorator => ApiProblems(400, 401, 403, 429, 500, 503, 504);
+const ApiEndpointProblems = (): MethodDecorator & ClassDecorator => ApiProblems(400, 401, 403, 404, 429, 500, 503, 504);
 
 const CACHE_HEADERS = {
   ETag: {

@@ -111,7 +111,8 @@ export function likeContains(text: string): string {
 
 export interface TextParamOptions {
   description: string;
-  example: string;
+  /** Absent where no value can work everywhere (Swagger UI's "Try it out" pre-fills parameters with examples). */
+  example?: string;
   minLength?: number;
   maxLength: number;
   /** What the value must match besides its length (default: anything but NUL); documented as `pattern`. */
@@ -147,7 +148,7 @@ export function TextParam(o: TextParamOptions): PropertyDecorator {
 }
 
 /** An optional exact-name parameter (schema, table, database, role): 1 to 128 characters. */
-export function NameParam(description: string, example: string): PropertyDecorator {
+export function NameParam(description: string, example?: string): PropertyDecorator {
   return TextParam({ description, example, maxLength: 128 });
 }
 

@@ -11,10 +11,18 @@ import { BloatService } from './bloat/bloat.service';
 import { OverviewController } from './overview/overview.controller';
 import { OverviewService } from './overview/overview.service';
 import { SlowFiguresRegistry } from './shared/sizes';
+import { TargetsController } from './targets/targets.controller';
 
 /** One injectable service per metric family, each reading through DatabaseProvider. */
 @Module({
-  controllers: [OverviewController, ActivityController, StatementsController, IndexesController, CacheController],
+  controllers: [
+    OverviewController,
+    ActivityController,
+    StatementsController,
+    IndexesController,
+    CacheController,
+    TargetsController,
+  ],
   providers: [
     OverviewService,
     ActivityService,

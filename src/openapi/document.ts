@@ -28,6 +28,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .addTag('statements', 'The costliest statements from pg_stat_statements')
     .addTag('indexes', 'Index and table usage: unused, duplicate, invalid and missing indexes, table and index bloat')
     .addTag('cache', 'Buffer cache hit ratios of the database, tables and indexes, and what occupies shared_buffers')
+    .addTag('targets', 'The watched servers (targets) and their databases: status, discovery, capabilities')
     .addTag('health', 'Liveness and readiness probes; open without a token, they reveal nothing about the database')
     .setLicense('MIT', 'https://opensource.org/licenses/MIT')
     .addServer('/', 'This pgscope (the document is served by the instance it describes)')

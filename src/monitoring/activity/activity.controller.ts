@@ -1,6 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiMonitoringResponses } from '../../http/api-docs';
+import { TargetRegistry } from '../../targets/registry';
 import { API_BASE } from '../api-base';
 import { ActivityQueryDto, ActivityResponseDto } from './activity.dto';
 import { ActivityService } from './activity.service';
@@ -9,7 +10,10 @@ import { ActivityService } from './activity.service';
 @ApiBearerAuth()
 @Controller(API_BASE)
 export class ActivityController {
-  constructor(private readonly activity: ActivityService) {}
+  constructor(
+    private readonly activity: ActivityService,
+    private readonly targets: TargetRegistry,
+  ) {}
 
   @Get('activity')
   @ApiOperation({
@@ -24,7 +28,7 @@ export class ActivityController {
       '`meta.warnings` entry.',
   })
   @ApiMonitoringResponses(ActivityResponseDto)
-  get(@Query() query: ActivityQueryDto): Promise<ActivityResponseDto> {
-    return this.activity.getActivity(query);
+  async get(@Query() query: ActivityQueryDto): Promise<ActivityResponseDto> {
+    return this.activity.getActivity(await this.targets.resolve(query.target), query);
   }
 }

@@ -1,3 +1,4 @@
+import { TargetQueryDto } from '../shared/target-query.dto';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsIn, IsOptional } from 'class-validator';
@@ -35,7 +36,7 @@ export const ACTIVITY_DEFAULTS = {
   limit: 100,
 };
 
-export class ActivityQueryDto {
+export class ActivityQueryDto extends TargetQueryDto {
   @ApiPropertyOptional({
     description: 'Only sessions in these states (pg_stat_activity.state); comma-separated or repeated',
     // Inline (no enumName): @nestjs/swagger drops maxItems from an array parameter of a named enum.

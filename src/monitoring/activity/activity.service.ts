@@ -11,16 +11,13 @@ const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 @Injectable()
 export class ActivityService {
-  constructor(
-    private readonly db: DatabaseProvider,
-    @Inject(Env) private readonly env: Env,
-  ) {}
+  constructor(@Inject(Env) private readonly env: Env) {}
 
-  async getActivity(query: ActivityQueryDto): Promise<ActivityResponseDto> {
+  async getActivity(db: DatabaseProvider, query: ActivityQueryDto): Promise<ActivityResponseDto> {
     const started = performance.now();
     const { state: states, ...rest } = withDefaults(ACTIVITY_DEFAULTS, query);
     const filters: ActivityFilters = { states, ...rest };
-    return this.db.read('activity', async ({ sql, info }) => {
+    return db.read('activity', async ({ sql, info }) => {
       const [summary] = await summaryQuery(sql, info.major);
       const rows = await sessionsQuery(sql, info.major, filters);
       const warnings: WarningDto[] = [];

@@ -1,6 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiMonitoringResponses } from '../../http/api-docs';
+import { TargetRegistry } from '../../targets/registry';
 import { API_BASE } from '../api-base';
 import { CacheQueryDto, CacheResponseDto } from './cache.dto';
 import { CacheService } from './cache.service';
@@ -9,7 +10,10 @@ import { CacheService } from './cache.service';
 @ApiBearerAuth()
 @Controller(API_BASE)
 export class CacheController {
-  constructor(private readonly cache: CacheService) {}
+  constructor(
+    private readonly cache: CacheService,
+    private readonly targets: TargetRegistry,
+  ) {}
 
   @Get('cache')
   @ApiOperation({
@@ -23,7 +27,7 @@ export class CacheController {
       '`buffers` reads pg_buffercache (every buffer header: its cost grows with shared_buffers).',
   })
   @ApiMonitoringResponses(CacheResponseDto)
-  get(@Query() query: CacheQueryDto): Promise<CacheResponseDto> {
-    return this.cache.getCache(query);
+  async get(@Query() query: CacheQueryDto): Promise<CacheResponseDto> {
+    return this.cache.getCache(await this.targets.resolve(query.target, query.database), query);
   }
 }

@@ -1,3 +1,4 @@
+import { DatabaseQueryDto } from '../shared/target-query.dto';
 import { ApiProperty, ApiPropertyOptions } from '@nestjs/swagger';
 import { MetaDto } from '../shared/meta.dto';
 import { EnumParam, IntParam, OrderParam, SortOrder, NameParam } from '../../http/query';
@@ -9,7 +10,7 @@ export type RatioStatus = (typeof RATIO_STATUS)[number];
 /** The defaults of the parameters: documented by the decorators below, applied by the service. */
 export const CACHE_DEFAULTS = { orderBy: 'reads' as CacheOrderBy, order: 'desc' as SortOrder, limit: 50 };
 
-export class CacheQueryDto {
+export class CacheQueryDto extends DatabaseQueryDto {
   @NameParam('Only this schema (exact name)', 'public')
   schema?: string;
 

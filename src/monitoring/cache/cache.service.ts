@@ -27,7 +27,6 @@ type BuffersFigures =
 @Injectable()
 export class CacheService {
   constructor(
-    private readonly db: DatabaseProvider,
     @Inject(Env) private readonly env: Env,
     private readonly slow: SlowFiguresRegistry,
   ) {}
@@ -46,11 +45,11 @@ export class CacheService {
   }
 
   /** pg_buffercache's view, at the slower cadence (it reads every buffer header); "missing" is asked again. */
-  private buffers(): Promise<Figures<BuffersFigures>> {
-    return this.slow.of(this.db).get<BuffersFigures>(
+  private buffers(db: DatabaseProvider): Promise<Figures<BuffersFigures>> {
+    return this.slow.of(db).get<BuffersFigures>(
       'buffers',
       () =>
-        this.db.read(
+        db.read(
           'buffers',
           async (ctx) => {
             const ext = await ctx.extension('pg_buffercache');
@@ -75,15 +74,15 @@ export class CacheService {
 
   private readonly derivedFigures = new WeakMap<SizesSnapshot, Map<undefined, CacheFigures>>();
 
-  async getCache(query: CacheQueryDto): Promise<CacheResponseDto> {
+  async getCache(db: DatabaseProvider, query: CacheQueryDto): Promise<CacheResponseDto> {
     const started = performance.now();
     const filters: CacheFilters = withDefaults(CACHE_DEFAULTS, query);
-    const sizes = await this.slow.sizes(this.db);
-    const buffers = await this.buffers();
+    const sizes = await this.slow.sizes(db);
+    const buffers = await this.buffers(db);
     const figures = derived(this.derivedFigures, sizes.value, undefined, (): CacheFigures =>
       [...sizes.value.sizes.values()].map((s) => [Number(s.oid), s.kind === 'table' ? s.totalBytes : s.bytes]),
     );
-    return this.db.read(
+    return db.read(
       'cache',
       async (ctx) => {
         const { sql, info } = ctx;

@@ -1,6 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiMonitoringResponses } from '../../http/api-docs';
+import { TargetRegistry } from '../../targets/registry';
 import { API_BASE } from '../api-base';
 import { IndexesQueryDto, IndexesResponseDto } from './indexes.dto';
 import { IndexesService } from './indexes.service';
@@ -9,7 +10,10 @@ import { IndexesService } from './indexes.service';
 @ApiBearerAuth()
 @Controller(API_BASE)
 export class IndexesController {
-  constructor(private readonly indexes: IndexesService) {}
+  constructor(
+    private readonly indexes: IndexesService,
+    private readonly targets: TargetRegistry,
+  ) {}
 
   @Get('indexes')
   @ApiOperation({
@@ -25,7 +29,7 @@ export class IndexesController {
       'their sums.',
   })
   @ApiMonitoringResponses(IndexesResponseDto)
-  list(@Query() query: IndexesQueryDto): Promise<IndexesResponseDto> {
-    return this.indexes.getIndexes(query);
+  async list(@Query() query: IndexesQueryDto): Promise<IndexesResponseDto> {
+    return this.indexes.getIndexes(await this.targets.resolve(query.target, query.database), query);
   }
 }

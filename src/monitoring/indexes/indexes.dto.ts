@@ -1,3 +1,4 @@
+import { DatabaseQueryDto } from '../shared/target-query.dto';
 import { ApiProperty } from '@nestjs/swagger';
 import { MetaDto } from '../shared/meta.dto';
 import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder, NameParam } from '../../http/query';
@@ -15,7 +16,7 @@ export const INDEXES_DEFAULTS = {
   bloat: 'estimate' as BloatMode,
 };
 
-export class IndexesQueryDto {
+export class IndexesQueryDto extends DatabaseQueryDto {
   @NameParam('Only this schema (exact name)', 'public')
   schema?: string;
 

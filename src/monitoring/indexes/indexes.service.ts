@@ -27,7 +27,6 @@ const NEEDS_INDEX_MIN_ROWS_PER_SEQ_SCAN = 1_000;
 @Injectable()
 export class IndexesService {
   constructor(
-    private readonly db: DatabaseProvider,
     private readonly bloat: BloatService,
     private readonly slow: SlowFiguresRegistry,
   ) {}
@@ -45,7 +44,7 @@ export class IndexesService {
     }));
   }
 
-  async getIndexes(given: IndexesQueryDto): Promise<IndexesResponseDto> {
+  async getIndexes(db: DatabaseProvider, given: IndexesQueryDto): Promise<IndexesResponseDto> {
     const started = performance.now();
     const query = withDefaults(INDEXES_DEFAULTS, given);
     const mode = query.bloat;
@@ -61,9 +60,9 @@ export class IndexesService {
     const filters: IndexFilters = query;
     // Sizes and whole-catalogue estimates come at their own cadence (one visit of every relation per
     // SIZES_MAX_AGE_MS, whatever the number of requests); the request reads counters and verdicts only.
-    const sizes = await this.slow.sizes(this.db);
-    const catalogue = mode === 'none' ? undefined : await this.bloat.catalogue(this.db);
-    return this.db.read(
+    const sizes = await this.slow.sizes(db);
+    const catalogue = mode === 'none' ? undefined : await this.bloat.catalogue(db);
+    return db.read(
       'indexes',
       async (ctx) => {
         const { info } = ctx;

@@ -1,6 +1,8 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiMonitoringResponses, NoQueryDto } from '../../http/api-docs';
+import { ApiMonitoringResponses } from '../../http/api-docs';
+import { TargetRegistry } from '../../targets/registry';
+import { TargetQueryDto } from '../shared/target-query.dto';
 import { API_BASE } from '../api-base';
 import { ServerOverviewDto } from './overview.dto';
 import { OverviewService } from './overview.service';
@@ -9,7 +11,10 @@ import { OverviewService } from './overview.service';
 @ApiBearerAuth()
 @Controller(API_BASE)
 export class OverviewController {
-  constructor(private readonly overview: OverviewService) {}
+  constructor(
+    private readonly overview: OverviewService,
+    private readonly targets: TargetRegistry,
+  ) {}
 
   @Get()
   @ApiOperation({
@@ -20,7 +25,7 @@ export class OverviewController {
       'which extensions are installed, whether pg_stat_statements is preloaded, and the role’s privileges.',
   })
   @ApiMonitoringResponses(ServerOverviewDto)
-  get(@Query() _query: NoQueryDto): Promise<ServerOverviewDto> {
-    return this.overview.getOverview();
+  async get(@Query() query: TargetQueryDto): Promise<ServerOverviewDto> {
+    return this.overview.getOverview(await this.targets.resolve(query.target));
   }
 }

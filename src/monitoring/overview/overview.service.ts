@@ -1,29 +1,23 @@
 import { Injectable } from '@nestjs/common';
 import { buildMeta, pgMonitorWarning, warning, WarningDto } from '../shared/meta.dto';
 import { DatabaseProvider, ServerInfo } from '../../database/database.provider';
-import { ExtensionCapabilityDto, ServerOverviewDto } from './overview.dto';
+import { CapabilitiesDto, ExtensionCapabilityDto, ServerOverviewDto } from './overview.dto';
 import { SlowFiguresRegistry } from '../shared/sizes';
 import { databaseSizeQuery, overviewQuery } from './overview.sql';
 
 @Injectable()
 export class OverviewService {
-  constructor(
-    private readonly db: DatabaseProvider,
-    private readonly slow: SlowFiguresRegistry,
-  ) {}
+  constructor(private readonly slow: SlowFiguresRegistry) {}
 
-  async getOverview(): Promise<ServerOverviewDto> {
+  async getOverview(db: DatabaseProvider): Promise<ServerOverviewDto> {
     const started = performance.now();
     const size = await this.slow
-      .of(this.db)
-      .get('database-size', () =>
-        this.db.read('database-size', async ({ sql }) => (await databaseSizeQuery(sql))[0].bytes),
-      );
-    return this.db.read('overview', async ({ sql, info, extension: lookUp }) => {
+      .of(db)
+      .get('database-size', () => db.read('database-size', async ({ sql }) => (await databaseSizeQuery(sql))[0].bytes));
+    return db.read('overview', async ({ sql, info, extension: lookUp }) => {
       const [row] = await overviewQuery(sql);
       // Looked up again where the facts say missing, so an extension created a moment ago shows at once.
       for (const name of ['pg_stat_statements', 'pgstattuple', 'pg_buffercache']) await lookUp(name);
-      const pgss = extension(info, 'pg_stat_statements');
       return {
         meta: buildMeta(info, started, capabilityWarnings(info)),
         version: row.version,
@@ -36,13 +30,7 @@ export class OverviewService {
         databaseSizeCollectedAt: size.collectedAt.toISOString(),
         maxConnections: row.maxConnections,
         isInRecovery: row.isInRecovery,
-        capabilities: {
-          pgStatStatements: { ...pgss, preloaded: info.pgStatStatementsPreloaded },
-          pgstattuple: extension(info, 'pgstattuple'),
-          pgBuffercache: extension(info, 'pg_buffercache'),
-          pgMonitor: info.pgMonitor,
-          superuser: info.superuser,
-        },
+        capabilities: capabilitiesOf(info),
         settings: {
           trackIoTiming: row.trackIoTiming,
           trackActivityQuerySize: row.trackActivityQuerySize,
@@ -51,6 +39,17 @@ export class OverviewService {
       };
     });
   }
+}
+
+/** What pgscope can read there with its role: the overview's, and each target's in /targets. */
+export function capabilitiesOf(info: ServerInfo): CapabilitiesDto {
+  return {
+    pgStatStatements: { ...extension(info, 'pg_stat_statements'), preloaded: info.pgStatStatementsPreloaded },
+    pgstattuple: extension(info, 'pgstattuple'),
+    pgBuffercache: extension(info, 'pg_buffercache'),
+    pgMonitor: info.pgMonitor,
+    superuser: info.superuser,
+  };
 }
 
 function extension(info: ServerInfo, name: string): ExtensionCapabilityDto {

@@ -98,7 +98,7 @@ export function buildMeta(info: ServerInfo, startedAt: number, warnings: Warning
 }
 
 /** "PostgreSQL 17.10 on x86_64…" -> "17.10". */
-function shortVersion(version: string): string {
+export function shortVersion(version: string): string {
   return /^PostgreSQL (\S+)/.exec(version)?.[1] ?? version;
 }
 

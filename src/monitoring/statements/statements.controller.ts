@@ -1,6 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiMonitoringResponses } from '../../http/api-docs';
+import { TargetRegistry } from '../../targets/registry';
 import { API_BASE } from '../api-base';
 import { StatementsQueryDto, StatementsResponseDto } from './statements.dto';
 import { StatementsService } from './statements.service';
@@ -9,7 +10,10 @@ import { StatementsService } from './statements.service';
 @ApiBearerAuth()
 @Controller(API_BASE)
 export class StatementsController {
-  constructor(private readonly statements: StatementsService) {}
+  constructor(
+    private readonly statements: StatementsService,
+    private readonly targets: TargetRegistry,
+  ) {}
 
   @Get('statements')
   @ApiOperation({
@@ -24,7 +28,7 @@ export class StatementsController {
       'is not created, with the exact fix.',
   })
   @ApiMonitoringResponses(StatementsResponseDto)
-  list(@Query() query: StatementsQueryDto): Promise<StatementsResponseDto> {
-    return this.statements.listStatements(query);
+  async list(@Query() query: StatementsQueryDto): Promise<StatementsResponseDto> {
+    return this.statements.listStatements(await this.targets.resolve(query.target), query);
   }
 }

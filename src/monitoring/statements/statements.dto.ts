@@ -1,3 +1,4 @@
+import { TargetQueryDto } from '../shared/target-query.dto';
 import { ApiProperty } from '@nestjs/swagger';
 import { MetaDto } from '../shared/meta.dto';
 import { QueryTextMode, QueryTextProperty } from '../shared/query-text';
@@ -22,7 +23,7 @@ export const STATEMENTS_DEFAULTS = {
   excludeSelf: true,
 };
 
-export class StatementsQueryDto {
+export class StatementsQueryDto extends TargetQueryDto {
   @EnumParam(
     STATEMENTS_ORDER_BY,
     'StatementsOrderBy',

@@ -43,12 +43,9 @@ export class StatementsService {
     return texts;
   }
 
-  constructor(
-    private readonly db: DatabaseProvider,
-    @Inject(Env) private readonly env: Env,
-  ) {}
+  constructor(@Inject(Env) private readonly env: Env) {}
 
-  async listStatements(query: StatementsQueryDto): Promise<StatementsResponseDto> {
+  async listStatements(db: DatabaseProvider, query: StatementsQueryDto): Promise<StatementsResponseDto> {
     const started = performance.now();
     if (query.search !== undefined && this.env.QUERY_TEXT !== 'full') {
       throw InvalidParameterError.of(
@@ -57,8 +54,8 @@ export class StatementsService {
       );
     }
     try {
-      const texts = this.textsOf(this.db);
-      return await this.db.read('statements', (ctx) => this.collect(ctx, texts, query, started));
+      const texts = this.textsOf(db);
+      return await db.read('statements', (ctx) => this.collect(ctx, texts, query, started));
     } catch (err) {
       // The extension's objects exist but the library is not loaded (e.g. after a restart without the preload).
       if ((err as { code?: string }).code === '55000' && /shared_preload_libraries/.test(String(err))) {
