@@ -76,3 +76,11 @@ export function mapPgError(err: unknown, timeoutMs: number): AppError | undefine
   }
   return undefined;
 }
+
+/**
+ * Any connection URL in a text with its password replaced by "***": the only form of a URL that may reach a log
+ * line (no text of a driver error reaches a client at all).
+ */
+export function maskCredentials(text: string): string {
+  return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/g, '$1***@');
+}

@@ -1,6 +1,12 @@
 import { Logger } from '@nestjs/common';
 import { AppError } from '../common/errors';
-import { isConnectionError, isStaleConnectionError, mapPgError, PgLikeError } from '../common/pg-errors';
+import {
+  isConnectionError,
+  isStaleConnectionError,
+  mapPgError,
+  maskCredentials,
+  PgLikeError,
+} from '../common/pg-errors';
 import { DatabaseProvider, ReadContext, ReadOptions, ServerInfo } from './database.provider';
 import { majorOf } from './pg-version';
 import { ServerPool, Slot } from './server-pool';
@@ -199,7 +205,9 @@ export class PostgresProvider extends DatabaseProvider {
     const e = err as PgLikeError;
     const mapped = mapPgError(err, timeoutMs);
     if (isConnectionError(err)) this.info = undefined;
-    const line = `${this.label}: query "${name}" failed: ${e.code ?? 'no code'} ${e.message ?? String(err)}`;
+    const line = maskCredentials(
+      `${this.label}: query "${name}" failed: ${e.code ?? 'no code'} ${e.message ?? String(err)}`,
+    );
     if (mapped) this.logger.warn(line);
     else this.logger.error(line);
     return mapped ?? err;

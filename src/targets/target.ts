@@ -33,7 +33,7 @@ export class Target {
   private readonly providers = new Map<string, PostgresProvider>();
   private readonly logger: Logger;
   private discovered?: string[];
-  private discoveredAt = 0;
+  private askedAt = 0;
   private discovering?: Promise<void>;
   private timer?: NodeJS.Timeout;
   private readonly status: TargetStatus = { state: 'unknown', lastError: null, lastContactAt: null };
@@ -85,7 +85,11 @@ export class Target {
   async database(name?: string): Promise<PostgresProvider> {
     if (name === undefined || name === this.config.database) return this.primary;
     if (!this.databases().includes(name) && this.config.databases.kind === 'all') {
-      if (Date.now() - this.discoveredAt >= ON_DEMAND_DISCOVERY_MS) await this.discover().catch(() => undefined);
+      // Names are cheap to send: at most one look-up per few seconds on their account.
+      if (Date.now() - this.askedAt >= ON_DEMAND_DISCOVERY_MS) {
+        this.askedAt = Date.now();
+        await this.discover().catch(() => undefined);
+      }
     }
     if (!this.databases().includes(name)) throw new DatabaseNotFoundError(this.name, name);
     return this.providerFor(name);
@@ -121,7 +125,6 @@ export class Target {
         const names = rows.map((r) => r.name);
         const gone = (this.discovered ?? []).filter((d) => !names.includes(d) && d !== this.config.database);
         this.discovered = names.includes(this.config.database) ? names : [this.config.database, ...names];
-        this.discoveredAt = Date.now();
         for (const database of gone) {
           this.providers.delete(database);
           await this.pool.drop(database);

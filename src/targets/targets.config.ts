@@ -23,11 +23,6 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
 const DATABASE_NAME = /^[^\p{Cc}]{1,63}$/u;
 const FIELDS = ['name', 'url', 'databases', 'labels', 'poolMax', 'queryTimeoutMs', 'passwordEnv', 'passwordFile'];
 
-/** The URL with its password replaced by "***": the only form of a URL that may reach a log line. */
-export function maskUrl(url: string): string {
-  return url.replace(/^(postgres(?:ql)?:\/\/[^:/@]*:)[^@]*@/, '$1***@');
-}
-
 /**
  * The targets of this instance: TARGETS_FILE (YAML, or JSON, which is YAML), or DATABASE_URL as one target named
  * "default". Throws a ConfigError naming the target and the field; reads password files, never logs a password.

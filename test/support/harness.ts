@@ -104,14 +104,22 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The real application (same setup as main.ts) over Fastify's inject: the full HTTP layer, no socket. */
-export async function createTestApp(databaseUrl: string, env: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * The real application (same setup as main.ts) over Fastify's inject: the full HTTP layer, no socket. `databaseUrl`
+ * is the target "default"; null leaves the targets to `env` (TARGETS_FILE).
+ */
+export async function createTestApp(databaseUrl: string | null, env: Record<string, string> = {}): Promise<TestApp> {
   // TEST_LOG=1 shows the application's log (errors of failing requests) while debugging a spec.
   const logger = process.env.TEST_LOG ? new ConsoleLogger('test-app') : false;
   // The shared response cache is off unless a spec turns it on: most specs assert fresh figures.
   // Sizes are read for every request too (SIZES_MAX_AGE_MS=0): specs stage a relation and assert its size at once.
   const app = await createApp(
-    loadEnv({ DATABASE_URL: databaseUrl, CACHE_TTL_MS: '0', SIZES_MAX_AGE_MS: '0', ...env }),
+    loadEnv({
+      ...(databaseUrl === null ? {} : { DATABASE_URL: databaseUrl }),
+      CACHE_TTL_MS: '0',
+      SIZES_MAX_AGE_MS: '0',
+      ...env,
+    }),
     { logger },
   );
   await app.init();
