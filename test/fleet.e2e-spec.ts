@@ -52,6 +52,7 @@ describe('a fleet of targets', () => {
         `    databases: [${b.name}, ${c.name}]`,
         `  - { name: down, url: "postgres://x:top-secret@127.0.0.1:${await freePort()}/x", queryTimeoutMs: 1000 }`,
         `  - { name: hole, url: "postgres://x:y@127.0.0.1:${(hole.address() as net.AddressInfo).port}/x", queryTimeoutMs: 1000 }`,
+        `  - { name: refused, url: "${monitor(a.name).replace(/:[^:@/]*@/, ':wrong-password@')}" }`,
       ].join('\n'),
     );
     api = await createTestApp(null, { TARGETS_FILE: file });
@@ -75,7 +76,7 @@ describe('a fleet of targets', () => {
     const res = await api.get(TARGETS);
     expect(res.status).toBe(200);
     const byName = Object.fromEntries(res.body.targets.map((t: any) => [t.name, t]));
-    expect(res.body.targets.map((t: any) => t.name)).toEqual(['main', 'listed', 'down', 'hole']);
+    expect(res.body.targets.map((t: any) => t.name)).toEqual(['main', 'listed', 'down', 'hole', 'refused']);
     expect(byName.main).toMatchObject({
       labels: { env: 'test', team: 'dba' },
       database: a.name,
@@ -96,7 +97,9 @@ describe('a fleet of targets', () => {
       capabilities: null,
     });
     expect(byName.hole).toMatchObject({ status: 'down', lastError: { code: expect.stringMatching(/TIMEOUT/) } });
-    expect(JSON.stringify(res.body)).not.toMatch(new RegExp(`top-secret|${password}|postgres://`));
+    // The server answered and refused the login: not "down".
+    expect(byName.refused).toMatchObject({ status: 'auth_failed', lastError: { code: '28P01' } });
+    expect(JSON.stringify(res.body)).not.toMatch(new RegExp(`top-secret|wrong-password|${password}|postgres://`));
   });
 
   it('reads the target and database a request names, and the URL database by default', async () => {
@@ -201,7 +204,7 @@ describe('a configuration reload (SIGHUP)', () => {
       );
     write(['one', 'two']);
     const child = spawn(process.execPath, [MAIN], {
-      env: { ...process.env, TARGETS_FILE: file, PORT: '0', DATABASE_URL: '' },
+      env: { ...process.env, TARGETS_FILE: file, PORT: '0', DATABASE_URL: '', HISTORY: 'off' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
