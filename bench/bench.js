@@ -229,6 +229,7 @@ function startService(url, ttl) {
         CACHE_TTL_MS: String(ttl),
         // The bench is one client making thousands of requests a second: no rate limit.
         RATE_LIMIT_PER_MINUTE: '0',
+        HISTORY: 'off',
         QUERY_TIMEOUT_MS: '30000',
         LOG_LEVEL: 'log',
       },

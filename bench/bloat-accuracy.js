@@ -303,7 +303,7 @@ async function main() {
   const sql = postgres(server.url('bloat'), { max: 1, onnotice: () => undefined });
   await sql.unsafe('create extension pgstattuple');
   const app = await createApp(
-    loadEnv({ DATABASE_URL: server.url('bloat'), QUERY_TIMEOUT_MS: '30000', SIZES_MAX_AGE_MS: '0' }),
+    loadEnv({ DATABASE_URL: server.url('bloat'), QUERY_TIMEOUT_MS: '30000', SIZES_MAX_AGE_MS: '0', HISTORY: 'off' }),
   );
   await app.init();
   await app.getHttpAdapter().getInstance().ready();

@@ -70,6 +70,7 @@ function startService(file) {
         TARGETS_FILE: file,
         PORT: '0',
         RATE_LIMIT_PER_MINUTE: '0',
+        HISTORY: 'off',
         CACHE_TTL_MS: '0',
         LOG_LEVEL: 'log',
         DATABASE_URL: '',

@@ -38,7 +38,7 @@ function startService(env) {
   return new Promise((resolve, reject) => {
     const args = ['--expose-gc', '--require', path.join(__dirname, 'heap-probe.js')];
     const child = spawn(process.execPath, [...args, path.join(__dirname, '..', 'dist', 'main.js')], {
-      env: { ...process.env, PORT: '0', ...env },
+      env: { ...process.env, PORT: '0', HISTORY: 'off', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -30,7 +30,7 @@ const OPERATIONS = {
 (async () => {
   const demo = await DemoServer.start(new Logger('demo'));
   // As npm start runs it: one target, every database of the embedded server.
-  const env = loadEnv({ CACHE_TTL_MS: '0' });
+  const env = loadEnv({ CACHE_TTL_MS: '0', HISTORY: 'off' });
   const targets = [targetFromUrl('demo', demo.url, env, { databases: 'all', labels: { env: 'demo' } })];
   const app = await createApp(env, { targets });
   try {

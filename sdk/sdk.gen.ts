@@ -66,6 +66,8 @@ export const listIndexes = <ThrowOnError extends boolean = false>(options?: Opti
  * The statements that cost the most (pg_stat_statements)
  *
  * Counters of pg_stat_statements since its last reset (`statsReset`), one schema for extension versions 1.4 to 1.12: a column the installed version lacks is null. Filtering, ordering and paging happen in SQL on the counters alone; texts are then read only for entries pgscope has not seen before (PostgreSQL reads its whole text file for any call with texts), except with `search`, which must read every text. Statistics are never reset. 503 PG_STAT_STATEMENTS_UNAVAILABLE says whether the library is not preloaded or the extension is not created, with the exact fix.
+ *
+ * With `window` (or `from` and `to`) every counter is its delta over the window, from the history store (the watched server is not asked), with `callsPerSecond` and `execTimeMsPerSecond`; `meta.window` says what the deltas cover and names the gaps (a restart, a reset, an eviction). Min, max and stddev have no delta: null over a window.
  */
 export const listStatements = <ThrowOnError extends boolean = false>(options?: Options<ListStatementsData, ThrowOnError>) => (options?.client ?? client).get<ListStatementsResponses, ListStatementsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

@@ -280,7 +280,7 @@ export type DatabasesSetting = 'all' | 'list' | 'url';
 /**
  * Stable machine-readable code
  */
-export type ErrorCode = 'INVALID_PARAMETER' | 'UNAUTHORIZED' | 'NOT_FOUND' | 'TARGET_NOT_FOUND' | 'DATABASE_NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'RATE_LIMITED' | 'INSUFFICIENT_PRIVILEGE' | 'PG_STAT_STATEMENTS_UNAVAILABLE' | 'DATABASE_UNAVAILABLE' | 'QUERY_TIMEOUT' | 'INTERNAL_ERROR';
+export type ErrorCode = 'INVALID_PARAMETER' | 'UNAUTHORIZED' | 'NOT_FOUND' | 'TARGET_NOT_FOUND' | 'DATABASE_NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'RATE_LIMITED' | 'INSUFFICIENT_PRIVILEGE' | 'PG_STAT_STATEMENTS_UNAVAILABLE' | 'DATABASE_UNAVAILABLE' | 'QUERY_TIMEOUT' | 'HISTORY_DISABLED' | 'HISTORY_UNAVAILABLE' | 'INTERNAL_ERROR';
 
 export type ExtensionCapabilityDto = {
     /**
@@ -296,6 +296,26 @@ export type ExtensionCapabilityDto = {
      */
     schema: string | null;
 };
+
+export type GapDto = {
+    /**
+     * Start of the interval whose counts are unknown
+     */
+    from: string;
+    /**
+     * Its end
+     */
+    to: string;
+    /**
+     * Why: server_restart, stats_reset (pg_stat_database), statements_reset (pg_stat_statements), entry_evicted, failover (another system identifier or timeline), collector_down (no snapshot: pgscope or the server was down), store_down (the history store was)
+     */
+    reason: GapReason;
+};
+
+/**
+ * Why: server_restart, stats_reset (pg_stat_database), statements_reset (pg_stat_statements), entry_evicted, failover (another system identifier or timeline), collector_down (no snapshot: pgscope or the server was down), store_down (the history store was)
+ */
+export type GapReason = 'server_restart' | 'stats_reset' | 'statements_reset' | 'entry_evicted' | 'failover' | 'collector_down' | 'store_down';
 
 export type HealthDto = {
     /**
@@ -522,6 +542,10 @@ export type MetaDto = {
      * What this answer could not see and how to fix it; empty when complete
      */
     warnings: Array<WarningDto>;
+    /**
+     * The window of a windowed answer (window, or from and to): what its deltas cover, and the gaps in it; null for a live answer (cumulative since the last reset)
+     */
+    window: WindowMetaDto | null;
 };
 
 export type PgStatStatementsCapabilityDto = {
@@ -817,17 +841,17 @@ export type StatementDto = {
      */
     meanExecTimeMs: number;
     /**
-     * min_exec_time, ms
+     * min_exec_time, ms; null over a window (pg_stat_statements keeps it since the entry started, not per interval)
      */
-    minExecTimeMs: number;
+    minExecTimeMs: number | null;
     /**
-     * max_exec_time, ms
+     * max_exec_time, ms; null over a window (pg_stat_statements keeps it since the entry started, not per interval)
      */
-    maxExecTimeMs: number;
+    maxExecTimeMs: number | null;
     /**
-     * stddev_exec_time, ms
+     * stddev_exec_time, ms; null over a window (pg_stat_statements keeps it since the entry started, not per interval)
      */
-    stddevExecTimeMs: number;
+    stddevExecTimeMs: number | null;
     /**
      * total_plan_time, ms (0 unless pg_stat_statements.track_planning is on); null before 1.8
      */
@@ -901,9 +925,17 @@ export type StatementDto = {
      */
     jitTimeMs: number | null;
     /**
-     * stats_since: when this entry started counting; null before 1.11 (PostgreSQL 17)
+     * stats_since: when this entry started counting; null before 1.11 (PostgreSQL 17), and over a window
      */
     statsSince: string | null;
+    /**
+     * Calls per second over the window (its coveredSeconds); null without a window or with nothing covered
+     */
+    callsPerSecond: number | null;
+    /**
+     * Execution time per second of wall time, ms/s (1000 = one backend busy all the time) over the window (its coveredSeconds); null without a window or with nothing covered
+     */
+    execTimeMsPerSecond: number | null;
 };
 
 export type StatementsOrderBy = 'totalExecTime' | 'meanExecTime' | 'maxExecTime' | 'calls' | 'rows' | 'sharedBlksRead' | 'tempBlksWritten' | 'walBytes' | 'totalPlanTime' | 'ioTime';
@@ -918,7 +950,7 @@ export type StatementsResponseDto = {
      */
     statsReset: string | null;
     /**
-     * pg_stat_statements_info.dealloc: entries evicted because pg_stat_statements.max was reached (their counts are lost); null before 1.9
+     * pg_stat_statements_info.dealloc: entries evicted because pg_stat_statements.max was reached (their counts are lost); over a window, the evictions in it (see meta.window.possiblyIncomplete); null before 1.9
      */
     deallocations: number | null;
     /**
@@ -1277,6 +1309,33 @@ export type WarningDto = {
      * The exact fix, where there is one
      */
     hint: string | null;
+};
+
+export type WindowMetaDto = {
+    /**
+     * Start of the window asked for
+     */
+    from: string;
+    /**
+     * End of the window asked for
+     */
+    to: string;
+    /**
+     * Seconds of the window the counters cover: the intervals between snapshots that end in it, less the gaps (a window of an hour with 40 minutes of history says 2400)
+     */
+    coveredSeconds: number;
+    /**
+     * Intervals in the window whose counts are unknown, oldest first
+     */
+    gaps: Array<GapDto>;
+    /**
+     * pg_stat_statements evicted entries in the window (pg_stat_statements_info.dealloc moved, or an entry was found created again): their earlier counts are lost, so the totals may be short
+     */
+    possiblyIncomplete: boolean;
+    /**
+     * How many entries were evicted or created again in the window (0 when complete)
+     */
+    evictions: number;
 };
 
 export type GetServerOverviewData = {
@@ -1658,6 +1717,18 @@ export type ListStatementsData = {
          */
         target?: string;
         /**
+         * A window ending now, such as 15m, 1h or 7d (s, m, h or d). Counters become deltas over it, from the history store; not with from/to. Without window, from and to the answer is the live one, cumulative since the last reset
+         */
+        window?: string;
+        /**
+         * Start of the window: ISO 8601 (2026-11-28T03:00:00Z), or relative to now (-15m, -2h); with `to` (default now) instead of `window`
+         */
+        from?: string;
+        /**
+         * End of the window: ISO 8601, now (the default), or relative to now (-15m); needs `from`
+         */
+        to?: string;
+        /**
          * Sort key. ioTime = blkReadTimeMs + blkWriteTimeMs. Keys a server lacks (walBytes before 13) sort last.
          */
         orderBy?: StatementsOrderBy;
@@ -1723,6 +1794,10 @@ export type ListStatementsErrors = {
      */
     404: ProblemDto;
     /**
+     * History is off (code HISTORY_DISABLED): a window, from or to needs the history store; the hint says how
+     */
+    409: ProblemDto;
+    /**
      * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
      */
     429: ProblemDto;
@@ -1731,7 +1806,7 @@ export type ListStatementsErrors = {
      */
     500: ProblemDto;
     /**
-     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE) or a needed extension is missing
+     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE), a needed extension is missing, or, for a windowed request, the history store does not answer (code HISTORY_UNAVAILABLE, with the cause)
      */
     503: ProblemDto;
     /**

@@ -3,6 +3,7 @@ import { ConsoleLogger, Logger } from '@nestjs/common';
 import { createApp } from './app.setup';
 import { apiTokens, ConfigError, Env, isLoopback, loadEnv, LOG_LEVELS } from './config/env';
 import { DemoServer } from './embedded/demo';
+import { HistoryCollector } from './history/collector.service';
 import { TargetRegistry } from './targets/registry';
 import { loadTargets, TargetConfig, targetFromUrl } from './targets/targets.config';
 
@@ -44,6 +45,15 @@ async function bootstrap(): Promise<void> {
     process.once('exit', () => demo?.server.killSync());
     // One target, every database of the embedded server: the shop demo and a second, smaller one.
     targets = [targetFromUrl('demo', demo.url, env, { databases: 'all', labels: { env: 'demo' } })];
+    // Short cadences, so that a newcomer sees windows fill within a minute (unless set explicitly).
+    for (const name of [
+      'HISTORY_STATEMENTS_INTERVAL',
+      'HISTORY_DATABASE_INTERVAL',
+      'HISTORY_RELATIONS_INTERVAL',
+      'HISTORY_SIZES_INTERVAL',
+    ] as const) {
+      if (!process.env[name]) env[name] = 10_000;
+    }
     log.log(
       `embedded PostgreSQL ${demo.server.major} (pid ${demo.server.pid}, data ${demo.server.dataDir}) on 127.0.0.1:${demo.server.port}, databases ${demo.databases.map((d) => `"${d}"`).join(', ')}`,
     );
@@ -101,6 +111,7 @@ async function bootstrap(): Promise<void> {
 
   await app.listen(env.PORT, env.HOST);
   registry.start();
+  app.get(HistoryCollector).start();
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : env.PORT;
   const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;

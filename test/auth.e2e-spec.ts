@@ -73,7 +73,13 @@ describe('closed by default', () => {
   const run = (env: Record<string, string>) =>
     new Promise<{ code: number | null; stderr: string; stdout: string; child: ReturnType<typeof spawn> }>((resolve) => {
       const child = spawn(process.execPath, [MAIN], {
-        env: { ...process.env, DATABASE_URL: 'postgres://x:y@127.0.0.1:1/none', PORT: '0', ...env },
+        env: {
+          ...process.env,
+          DATABASE_URL: 'postgres://x:y@127.0.0.1:1/none',
+          PORT: '0',
+          HISTORY: 'off',
+          ...env,
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stderr = '';

@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const MAIN = path.join(__dirname, '..', 'dist', 'main.js');
@@ -21,7 +22,9 @@ interface Started {
  */
 async function startService(env: Record<string, string> = {}, viaNpm = false): Promise<Started> {
   if (!fs.existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run build` (npm test does)');
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: '0', ...env };
+  // The demo keeps its history in a directory of the test's own (HISTORY_DIR), removed afterwards.
+  const historyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-start-history-'));
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HISTORY_DIR: historyDir, ...env };
   delete childEnv.DATABASE_URL;
   const [command, args] = viaNpm ? ['npm', ['start', '--ignore-scripts', '--silent']] : [process.execPath, [MAIN]];
   const child = spawn(command, args, {
@@ -33,7 +36,10 @@ async function startService(env: Record<string, string> = {}, viaNpm = false): P
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('exit', (code, signal) => {
+      fs.rmSync(historyDir, { recursive: true, force: true });
+      resolve({ code, signal });
+    }),
   );
   const deadline = Date.now() + 60_000;
   const readyLine = () => /Swagger UI at (http:\/\/[^/\s]+)\/docs/.exec(output);

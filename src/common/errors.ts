@@ -11,6 +11,8 @@ export const ERROR_CODES = [
   'PG_STAT_STATEMENTS_UNAVAILABLE',
   'DATABASE_UNAVAILABLE',
   'QUERY_TIMEOUT',
+  'HISTORY_DISABLED',
+  'HISTORY_UNAVAILABLE',
   'INTERNAL_ERROR',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

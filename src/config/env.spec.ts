@@ -3,6 +3,13 @@ import { apiTokens, ConfigError, isLoopback, loadEnv } from './env';
 describe('loadEnv', () => {
   it('applies the documented defaults', () => {
     expect({ ...loadEnv({}) }).toEqual({
+      HISTORY: 'on',
+      HISTORY_DIR: './.pgscope/history',
+      HISTORY_RETENTION_DAYS: 14,
+      HISTORY_STATEMENTS_INTERVAL: 60_000,
+      HISTORY_DATABASE_INTERVAL: 60_000,
+      HISTORY_RELATIONS_INTERVAL: 300_000,
+      HISTORY_SIZES_INTERVAL: 1_800_000,
       HOST: '127.0.0.1',
       PORT: 3000,
       MAX_TARGETS: 200,
@@ -36,8 +43,22 @@ describe('loadEnv', () => {
       RATE_LIMIT_PER_MINUTE: '0',
       QUERY_TEXT: 'redacted',
       SIZES_MAX_AGE_MS: '0',
+      HISTORY_DATABASE_URL: 'postgres://h:p@store:5432/history',
+      HISTORY_RETENTION_DAYS: '30',
+      HISTORY_STATEMENTS_INTERVAL: '10s',
+      HISTORY_DATABASE_INTERVAL: '2m',
+      HISTORY_RELATIONS_INTERVAL: '1h',
+      HISTORY_SIZES_INTERVAL: '1500ms',
     });
     expect({ ...env }).toEqual({
+      HISTORY: 'on',
+      HISTORY_DIR: './.pgscope/history',
+      HISTORY_DATABASE_URL: 'postgres://h:p@store:5432/history',
+      HISTORY_RETENTION_DAYS: 30,
+      HISTORY_STATEMENTS_INTERVAL: 10_000,
+      HISTORY_DATABASE_INTERVAL: 120_000,
+      HISTORY_RELATIONS_INTERVAL: 3_600_000,
+      HISTORY_SIZES_INTERVAL: 1500,
       ALLOW_UNAUTHENTICATED: false,
       RATE_LIMIT_PER_MINUTE: 0,
       QUERY_TEXT: 'redacted',
@@ -79,6 +100,19 @@ describe('loadEnv', () => {
     ['HIT_RATIO_GOOD', '1.5', 'HIT_RATIO_GOOD must be a number from 0 to 1'],
     ['HIT_RATIO_WARNING', '0.999', 'HIT_RATIO_WARNING must be a number from 0 to 1, not above HIT_RATIO_GOOD'],
     ['HIT_RATIO_MIN_BLOCKS', '-3', 'HIT_RATIO_MIN_BLOCKS must be a non-negative integer'],
+    ['HISTORY', 'yes', 'HISTORY must be on or off'],
+    ['HISTORY_RETENTION_DAYS', '0', 'HISTORY_RETENTION_DAYS must be an integer number of days from 1 to 3650'],
+    [
+      'HISTORY_STATEMENTS_INTERVAL',
+      '60',
+      'HISTORY_STATEMENTS_INTERVAL must be a duration from 1s to 1d, such as 10s, 60s or 5m',
+    ],
+    ['HISTORY_SIZES_INTERVAL', '2d', 'HISTORY_SIZES_INTERVAL must be a duration from 1s to 1d, such as 10s, 60s or 5m'],
+    [
+      'HISTORY_DATABASE_URL',
+      'mysql://x',
+      'HISTORY_DATABASE_URL must be a postgres:// or postgresql:// connection URL of a PostgreSQL 13 or later',
+    ],
   ])('rejects %s=%s with one line naming it', (name, value, message) => {
     let error: unknown;
     try {

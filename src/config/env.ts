@@ -23,6 +23,17 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 const toNumber = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
 
+/** `2s`, `60s`, `5m`, `1h`, `1d` (or plain milliseconds) to milliseconds; anything else is left for validation. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 'ms'] ?? 1;
+  return Number(m[1]) * unit;
+}
+
+const toDuration = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' ? (parseDuration(value) ?? value) : value;
+
 const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
 
@@ -145,6 +156,54 @@ export class Env {
   @Max(86_400_000)
   SIZES_MAX_AGE_MS = 300_000;
 
+  /** `off` keeps no history: windowed requests are 409 HISTORY_DISABLED. */
+  @IsIn(['on', 'off'])
+  HISTORY: 'on' | 'off' = 'on';
+
+  /** The embedded store's data directory (kept across starts). */
+  @IsString()
+  HISTORY_DIR = './.pgscope/history';
+
+  /** An external PostgreSQL 13+ to keep the history in, instead of the embedded one. */
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/\S+$/)
+  HISTORY_DATABASE_URL?: string;
+
+  /** Snapshots older than this are dropped (whole day partitions). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  HISTORY_RETENTION_DAYS = 14;
+
+  /** Cadence of pg_stat_statements snapshots. */
+  @Transform(toDuration)
+  @IsInt()
+  @Min(1000)
+  @Max(86_400_000)
+  HISTORY_STATEMENTS_INTERVAL = 60_000;
+
+  /** Cadence of pg_stat_database snapshots. */
+  @Transform(toDuration)
+  @IsInt()
+  @Min(1000)
+  @Max(86_400_000)
+  HISTORY_DATABASE_INTERVAL = 60_000;
+
+  /** Cadence of table and index counter snapshots (per database). */
+  @Transform(toDuration)
+  @IsInt()
+  @Min(1000)
+  @Max(86_400_000)
+  HISTORY_RELATIONS_INTERVAL = 300_000;
+
+  /** Cadence of size and bloat estimate snapshots (per database). */
+  @Transform(toDuration)
+  @IsInt()
+  @Min(1000)
+  @Max(86_400_000)
+  HISTORY_SIZES_INTERVAL = 1_800_000;
+
   /** Below this many blocks (hit + read) a ratio gets no status: too little traffic to judge. */
   @Transform(toInt)
   @IsInt()
@@ -173,6 +232,14 @@ const EXPECTS: Record<keyof Env, string> = {
   HIT_RATIO_MIN_BLOCKS: 'a non-negative integer',
   BLOAT_MEASURE_TIMEOUT_MS: 'an integer number of milliseconds from 100 to 3600000',
   SIZES_MAX_AGE_MS: 'an integer number of milliseconds from 0 (read for every request) to 86400000',
+  HISTORY: 'on or off',
+  HISTORY_DIR: 'a directory path',
+  HISTORY_DATABASE_URL: 'a postgres:// or postgresql:// connection URL of a PostgreSQL 13 or later',
+  HISTORY_RETENTION_DAYS: 'an integer number of days from 1 to 3650',
+  HISTORY_STATEMENTS_INTERVAL: 'a duration from 1s to 1d, such as 10s, 60s or 5m',
+  HISTORY_DATABASE_INTERVAL: 'a duration from 1s to 1d, such as 10s, 60s or 5m',
+  HISTORY_RELATIONS_INTERVAL: 'a duration from 1s to 1d, such as 10s, 60s or 5m',
+  HISTORY_SIZES_INTERVAL: 'a duration from 1s to 1d, such as 10s, 60s or 5m',
 };
 
 export class ConfigError extends Error {

@@ -20,6 +20,11 @@ export interface EmbeddedOptions {
   settings?: Record<string, string | number | boolean>;
   /** Where server log lines go (default: a file in the data directory). */
   onLog?: (line: string) => void;
+  /**
+   * A directory of its own that outlives the server (pgscope's history store): initialised on the first start and
+   * reused by the next ones, durable (fsync on), and kept by stop(). Default: a temporary one, removed at stop.
+   */
+  dataDir?: string;
 }
 
 const DEFAULT_EMBEDDED_MAJOR = 18;
@@ -55,6 +60,7 @@ export class EmbeddedPostgres {
     readonly port: number,
     readonly password: string,
     readonly dataDir: string,
+    private readonly persistent: boolean,
     private readonly launch: Launch,
   ) {
     this.child = this.spawn();
@@ -89,36 +95,47 @@ export class EmbeddedPostgres {
     const binDir = resolveBinDir(major);
     const runAs = process.getuid?.() === 0 ? ensureOsUser(SUPERUSER) : undefined;
     const usableBinDir = runAs ? ensureReadableBy(binDir, major) : binDir;
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `pgscope-pg${major}-`));
-    const password = randomBytes(18).toString('base64url');
-    const pwFile = path.join(dataDir, '..', `${path.basename(dataDir)}.pw`);
-    fs.writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
-    if (runAs) {
-      fs.chownSync(dataDir, runAs.uid, runAs.gid);
-      fs.chownSync(pwFile, runAs.uid, runAs.gid);
-    }
+    const persistent = options.dataDir !== undefined;
+    const dataDir = persistent
+      ? path.resolve(options.dataDir as string)
+      : fs.mkdtempSync(path.join(os.tmpdir(), `pgscope-pg${major}-`));
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const pgdata = path.join(dataDir, 'data');
     const env = { ...process.env, LC_ALL: 'C', LANG: 'C' };
+    // A kept directory remembers its superuser password (readable by this OS user only).
+    const kept = path.join(dataDir, 'password');
+    const reuse = persistent && fs.existsSync(path.join(pgdata, 'PG_VERSION'));
+    const password = reuse ? fs.readFileSync(kept, 'utf8').trim() : randomBytes(18).toString('base64url');
+    if (persistent && !reuse) fs.writeFileSync(kept, `${password}\n`, { mode: 0o600 });
+    if (reuse) await stopOrphan(pgdata);
+    const pwFile = path.join(dataDir, '..', `${path.basename(dataDir)}.pw`);
+    if (!reuse) fs.writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
+    if (runAs) {
+      fs.chownSync(dataDir, runAs.uid, runAs.gid);
+      if (!reuse) fs.chownSync(pwFile, runAs.uid, runAs.gid);
+    }
     try {
-      execFileSync(
-        path.join(usableBinDir, 'initdb'),
-        [
-          '-D',
-          pgdata,
-          '-U',
-          SUPERUSER,
-          '-A',
-          'scram-sha-256',
-          `--pwfile=${pwFile}`,
-          '-E',
-          'UTF8',
-          '--locale=C',
-          '--no-sync',
-        ],
-        { stdio: 'pipe', env, uid: runAs?.uid, gid: runAs?.gid },
-      );
+      if (!reuse)
+        execFileSync(
+          path.join(usableBinDir, 'initdb'),
+          [
+            '-D',
+            pgdata,
+            '-U',
+            SUPERUSER,
+            '-A',
+            'scram-sha-256',
+            `--pwfile=${pwFile}`,
+            '-E',
+            'UTF8',
+            '--locale=C',
+            ...(persistent ? [] : ['--no-sync']),
+          ],
+          { stdio: 'pipe', env, uid: runAs?.uid, gid: runAs?.gid },
+        );
     } catch (err) {
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (persistent) fs.rmSync(pgdata, { recursive: true, force: true });
+      else fs.rmSync(dataDir, { recursive: true, force: true });
       throw new Error(
         `initdb (PostgreSQL ${major}) failed: ${(err as { stderr?: Buffer }).stderr?.toString() ?? err}`,
         {
@@ -129,11 +146,13 @@ export class EmbeddedPostgres {
       fs.rmSync(pwFile, { force: true });
     }
     const port = options.port ?? (await freePort());
-    const settings = { ...BASE_SETTINGS, ...options.settings };
+    // A kept directory holds data worth keeping: durable writes.
+    const durable = persistent ? { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on' } : {};
+    const settings = { ...BASE_SETTINGS, ...durable, ...options.settings };
     const args = ['-D', pgdata, '-p', String(port)];
     for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
     const logPath = path.join(dataDir, 'server.log');
-    const server = new EmbeddedPostgres(major, port, password, dataDir, {
+    const server = new EmbeddedPostgres(major, port, password, dataDir, persistent, {
       binDir: usableBinDir,
       args,
       env,
@@ -159,10 +178,10 @@ export class EmbeddedPostgres {
     return this.child.pid;
   }
 
-  /** Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL; removes the data directory. */
+  /** Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL; removes the data directory unless kept. */
   async stop(): Promise<void> {
     await this.shutdown();
-    fs.rmSync(this.dataDir, { recursive: true, force: true });
+    if (!this.persistent) fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
 
   /**
@@ -229,6 +248,30 @@ export class EmbeddedPostgres {
     const log = fs.existsSync(logPath) ? fs.readFileSync(logPath, 'utf8').split('\n').slice(-15).join('\n') : '';
     throw new Error(`PostgreSQL ${this.major} did not start within ${timeoutMs} ms.\n${log}`);
   }
+}
+
+/**
+ * A server left running on a kept directory by a process that died without stopping it (kill -9 of pgscope): it is
+ * stopped (fast shutdown: it writes its checkpoint) before this one starts on the same data.
+ */
+async function stopOrphan(pgdata: string): Promise<void> {
+  const pidFile = path.join(pgdata, 'postmaster.pid');
+  if (!fs.existsSync(pidFile)) return;
+  const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 300 && alive(); i++) await delay(50);
+  if (alive()) process.kill(pid, 'SIGQUIT');
+  for (let i = 0; i < 100 && alive(); i++) await delay(50);
 }
 
 /** The `native/bin` directory of the package that carries `major`. */

@@ -3,6 +3,7 @@ import { ActivityController } from './activity/activity.controller';
 import { ActivityService } from './activity/activity.service';
 import { StatementsController } from './statements/statements.controller';
 import { StatementsService } from './statements/statements.service';
+import { StatementsHistory } from './statements/statements.history';
 import { IndexesController } from './indexes/indexes.controller';
 import { IndexesService } from './indexes/indexes.service';
 import { CacheController } from './cache/cache.controller';
@@ -12,6 +13,11 @@ import { OverviewController } from './overview/overview.controller';
 import { OverviewService } from './overview/overview.service';
 import { SlowFiguresRegistry } from './shared/sizes';
 import { TargetsController } from './targets/targets.controller';
+import { HistoryCollector } from '../history/collector.service';
+import { DatabaseSnapshot } from './database/database.snapshot';
+import { RelationsSnapshot } from './indexes/relations.snapshot';
+import { SizesSnapshot } from './shared/sizes.snapshot';
+import { StatementsSnapshot } from './statements/statements.snapshot';
 
 /** One injectable service per metric family, each reading through DatabaseProvider. */
 @Module({
@@ -27,10 +33,17 @@ import { TargetsController } from './targets/targets.controller';
     OverviewService,
     ActivityService,
     StatementsService,
+    StatementsHistory,
     IndexesService,
     BloatService,
     CacheService,
     SlowFiguresRegistry,
+    StatementsSnapshot,
+    DatabaseSnapshot,
+    RelationsSnapshot,
+    SizesSnapshot,
+    HistoryCollector,
   ],
+  exports: [HistoryCollector],
 })
 export class MonitoringModule {}

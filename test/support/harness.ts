@@ -118,6 +118,8 @@ export async function createTestApp(databaseUrl: string | null, env: Record<stri
       ...(databaseUrl === null ? {} : { DATABASE_URL: databaseUrl }),
       CACHE_TTL_MS: '0',
       SIZES_MAX_AGE_MS: '0',
+      // History is off unless a spec turns it on (and then names its store).
+      HISTORY: 'off',
       ...env,
     }),
     { logger },

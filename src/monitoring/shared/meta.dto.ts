@@ -1,5 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ServerInfo } from '../../database/database.provider';
+import { WindowMetaDto } from '../../history/window';
+import type { WindowCoverage } from '../../history/window-read';
 
 /**
  * The warning codes a client can see in meta.warnings: a public contract, like the error codes (README, "What each
@@ -70,6 +72,15 @@ export class MetaDto {
     type: [WarningDto],
   })
   warnings!: WarningDto[];
+
+  @ApiProperty({
+    type: WindowMetaDto,
+    nullable: true,
+    description:
+      'The window of a windowed answer (window, or from and to): what its deltas cover, and the gaps in it; null ' +
+      'for a live answer (cumulative since the last reset)',
+  })
+  window!: WindowMetaDto | null;
 }
 
 export function warning(code: WarningCode, message: string, hint: string | null = null): WarningDto {
@@ -94,6 +105,23 @@ export function buildMeta(info: ServerInfo, startedAt: number, warnings: Warning
     cached: false,
     ageMs: 0,
     warnings,
+    window: null,
+  };
+}
+
+/**
+ * The meta of an answer read from the history store: collectedAt is the newest snapshot in the window (or now, with
+ * none), serverVersion the one it recorded.
+ */
+export function windowedMeta(coverage: WindowCoverage, startedAt: number, warnings: WarningDto[] = []): MetaDto {
+  return {
+    collectedAt: (coverage.lastAt ?? new Date()).toISOString(),
+    serverVersion: coverage.serverVersion ?? 'unknown',
+    durationMs: Math.round((performance.now() - startedAt) * 100) / 100,
+    cached: false,
+    ageMs: 0,
+    warnings,
+    window: coverage.meta,
   };
 }
 

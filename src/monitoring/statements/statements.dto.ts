@@ -1,6 +1,7 @@
 import { TargetQueryDto } from '../shared/target-query.dto';
 import { ApiProperty } from '@nestjs/swagger';
 import { MetaDto } from '../shared/meta.dto';
+import { Windowed } from '../../history/window';
 import { QueryTextMode, QueryTextProperty } from '../shared/query-text';
 import {
   BooleanParam,
@@ -23,7 +24,7 @@ export const STATEMENTS_DEFAULTS = {
   excludeSelf: true,
 };
 
-export class StatementsQueryDto extends TargetQueryDto {
+export class StatementsQueryDto extends Windowed(TargetQueryDto) {
   @EnumParam(
     STATEMENTS_ORDER_BY,
     'StatementsOrderBy',
@@ -112,6 +113,21 @@ const i = (description: string, nullableSince?: string): Record<string, unknown>
   format: 'int64',
 });
 
+/** A figure pg_stat_statements keeps over the entry's whole life: it has no delta, so a window cannot have it. */
+const w = (description: string): Record<string, unknown> => ({
+  type: 'number',
+  nullable: true,
+  description: `${description}; null over a window (pg_stat_statements keeps it since the entry started, not per interval)`,
+});
+
+/** A rate over a window. */
+const rate = (description: string): Record<string, unknown> => ({
+  type: 'number',
+  nullable: true,
+  example: 12.5,
+  description: `${description} over the window (its coveredSeconds); null without a window or with nothing covered`,
+});
+
 export class StatementDto {
   @ApiProperty({
     type: 'string',
@@ -155,14 +171,14 @@ export class StatementDto {
   @ApiProperty(n('mean_exec_time, ms (= totalExecTimeMs / calls)'))
   meanExecTimeMs!: number;
 
-  @ApiProperty(n('min_exec_time, ms'))
-  minExecTimeMs!: number;
+  @ApiProperty(w('min_exec_time, ms'))
+  minExecTimeMs!: number | null;
 
-  @ApiProperty(n('max_exec_time, ms'))
-  maxExecTimeMs!: number;
+  @ApiProperty(w('max_exec_time, ms'))
+  maxExecTimeMs!: number | null;
 
-  @ApiProperty(n('stddev_exec_time, ms'))
-  stddevExecTimeMs!: number;
+  @ApiProperty(w('stddev_exec_time, ms'))
+  stddevExecTimeMs!: number | null;
 
   @ApiProperty(n('total_plan_time, ms (0 unless pg_stat_statements.track_planning is on)', '1.8'))
   totalPlanTimeMs!: number | null;
@@ -232,9 +248,15 @@ export class StatementDto {
     type: 'string',
     format: 'date-time',
     nullable: true,
-    description: 'stats_since: when this entry started counting; null before 1.11 (PostgreSQL 17)',
+    description: 'stats_since: when this entry started counting; null before 1.11 (PostgreSQL 17), and over a window',
   })
   statsSince!: string | null;
+
+  @ApiProperty(rate('Calls per second'))
+  callsPerSecond!: number | null;
+
+  @ApiProperty(rate('Execution time per second of wall time, ms/s (1000 = one backend busy all the time)'))
+  execTimeMsPerSecond!: number | null;
 }
 
 export class StatementsResponseDto {
@@ -254,7 +276,8 @@ export class StatementsResponseDto {
     format: 'int64',
     nullable: true,
     description:
-      'pg_stat_statements_info.dealloc: entries evicted because pg_stat_statements.max was reached (their counts are lost); null before 1.9',
+      'pg_stat_statements_info.dealloc: entries evicted because pg_stat_statements.max was reached (their counts are lost); ' +
+      'over a window, the evictions in it (see meta.window.possiblyIncomplete); null before 1.9',
   })
   deallocations!: number | null;
 

@@ -22,8 +22,8 @@ const TRANSACTION_CONTROL = /^\s*(begin read only|commit|rollback|(release |roll
 const isSelfText = (text: string): boolean => text.includes(SELF_MARKER) || TRANSACTION_CONTROL.test(text);
 const TEXT_CACHE_MAX = 20_000;
 /** Texts by entry key. */
-type Texts = Map<string, string | null>;
-const keyOf = (k: EntryKey): string => `${k.userid}:${k.dbid}:${k.queryid}:${k.toplevel}`;
+export type Texts = Map<string, string | null>;
+export const keyOf = (k: EntryKey): string => `${k.userid}:${k.dbid}:${k.queryid}:${k.toplevel}`;
 
 @Injectable()
 export class StatementsService {
@@ -34,7 +34,7 @@ export class StatementsService {
   private readonly textsByDatabase = new WeakMap<DatabaseProvider, Texts>();
 
   /** The texts of one watched server's entries (keyed by its provider: entries of two servers never mix). */
-  private textsOf(db: DatabaseProvider): Texts {
+  textsOf(db: DatabaseProvider): Texts {
     let texts = this.textsByDatabase.get(db);
     if (!texts) {
       texts = new Map();
@@ -88,12 +88,7 @@ export class StatementsService {
     const schema = extension.schema;
     const [stats] = await statementsInfoQuery(sql, schema, ext);
 
-    let selfKeys: EntryKey[] = [];
-    if (query.excludeSelf) {
-      const own = await ownEntriesQuery(sql, schema, ext);
-      await this.loadTexts(texts, sql, schema, ext, own);
-      selfKeys = own.filter((k) => isSelfText(texts.get(keyOf(k)) ?? ''));
-    }
+    const selfKeys = query.excludeSelf ? await this.selfKeys(texts, sql, schema, ext) : [];
 
     const searchPattern = query.search !== undefined ? likeContains(query.search) : undefined;
     const rows = await statementsQuery(sql, schema, ext, {
@@ -184,7 +179,23 @@ export class StatementsService {
       percentOfTotalTime: grandTotalMs ? (100 * r.totalExecTimeMs) / grandTotalMs : null,
       cacheHitRatio: blocks > 0 ? r.sharedBlksHit / blocks : null,
       statsSince: statsSince?.toISOString() ?? null,
+      callsPerSecond: null,
+      execTimeMsPerSecond: null,
     };
+  }
+
+  /** pgscope's own entries (marked /* pgscope *\/, and its transaction control): its texts are read once each. */
+  async selfKeys(texts: Texts, sql: Tx, schema: string, ext: number): Promise<EntryKey[]> {
+    const own = await ownEntriesQuery(sql, schema, ext);
+    await this.loadTexts(texts, sql, schema, ext, own);
+    return own.filter((k) => isSelfText(texts.get(keyOf(k)) ?? ''));
+  }
+
+  /** The texts of these entries, from the cache of this server's texts, reading only the ones not cached yet. */
+  async textsFor(db: DatabaseProvider, sql: Tx, schema: string, ext: number, keys: EntryKey[]): Promise<Texts> {
+    const texts = this.textsOf(db);
+    await this.loadTexts(texts, sql, schema, ext, keys);
+    return texts;
   }
 
   /** Fetches, in one call, the texts of the entries not cached yet. */

@@ -85,7 +85,7 @@ export interface StatementRow extends EntryKey {
  * The counters of one entry under the same aliases whatever the extension version (1.4 … 1.12). Absent
  * columns are typed NULLs, never 0.
  */
-function counters(sql: Tx, ext: number) {
+export function counters(sql: Tx, ext: number) {
   const jit = (deform: boolean) =>
     sql`(s.jit_generation_time + s.jit_inlining_time + s.jit_optimization_time + s.jit_emission_time${
       deform ? sql` + s.jit_deform_time` : sql``
@@ -130,10 +130,10 @@ function counters(sql: Tx, ext: number) {
     ${variant.blkTimes}, ${variant.wal}, ${variant.jit}, ${variant.since} as stats_since`;
 }
 
-const fn = (sql: Tx, schema: string, showText: boolean) => sql`${sql(schema)}.pg_stat_statements(${showText})`;
+export const fn = (sql: Tx, schema: string, showText: boolean) => sql`${sql(schema)}.pg_stat_statements(${showText})`;
 
 /** A set of entry keys as rows (userid, dbid, queryid), from one json parameter. */
-const keysJson = (sql: Tx, keys: EntryKey[]) =>
+export const keysJson = (sql: Tx, keys: EntryKey[]) =>
   sql`(select (k->>'userid')::oid as userid, (k->>'dbid')::oid as dbid, (k->>'queryid')::int8 as queryid
          from jsonb_array_elements(${sql.json(keys as never)}) k)`;
 
