@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { GetActivityData, GetActivityErrors, GetActivityResponses, GetCacheData, GetCacheErrors, GetCacheResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetServerOverviewData, GetServerOverviewErrors, GetServerOverviewResponses, ListIndexesData, ListIndexesErrors, ListIndexesResponses, ListStatementsData, ListStatementsErrors, ListStatementsResponses, ListTargetsData, ListTargetsErrors, ListTargetsResponses } from './types.gen.js';
+import type { GetActivityData, GetActivityErrors, GetActivityResponses, GetCacheData, GetCacheErrors, GetCacheResponses, GetDatabaseHistoryData, GetDatabaseHistoryErrors, GetDatabaseHistoryResponses, GetHistoryStatusData, GetHistoryStatusErrors, GetHistoryStatusResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetServerOverviewData, GetServerOverviewErrors, GetServerOverviewResponses, GetSizesHistoryData, GetSizesHistoryErrors, GetSizesHistoryResponses, GetStatementHistoryData, GetStatementHistoryErrors, GetStatementHistoryResponses, ListIndexesData, ListIndexesErrors, ListIndexesResponses, ListStatementsData, ListStatementsErrors, ListStatementsResponses, ListTargetsData, ListTargetsErrors, ListTargetsResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -44,6 +44,8 @@ export const getActivity = <ThrowOnError extends boolean = false>(options?: Opti
  * Cache hit rates: database, cluster, tables, indexes, and what is in shared buffers
  *
  * Every ratio is hit / (hit + read), 0..1, null without traffic, cumulative since `statsReset`. A "read" is a block PostgreSQL did not find in shared buffers: it may still have come from the operating system’s page cache, which these counters cannot see. Below about 0.99 for an OLTP database, the working set does not fit in shared_buffers. `status` judges a ratio only with at least HIT_RATIO_MIN_BLOCKS blocks of traffic. `buffers` reads pg_buffercache (every buffer header: its cost grows with shared_buffers).
+ *
+ * With `window` (or `from` and `to`) every ratio is over the window, from the deltas of the block counters in the history store (tables and indexes every HISTORY_RELATIONS_INTERVAL, the database and the cluster every HISTORY_DATABASE_INTERVAL): this afternoon’s cold reads, not a ratio since March. The watched server is not asked; `buffers` (pg_buffercache has no history) is null, sizes are the newest stored.
  */
 export const getCache = <ThrowOnError extends boolean = false>(options?: Options<GetCacheData, ThrowOnError>) => (options?.client ?? client).get<GetCacheResponses, GetCacheErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -52,9 +54,55 @@ export const getCache = <ThrowOnError extends boolean = false>(options?: Options
 });
 
 /**
+ * The history store and its collector: what is stored, since when, and how collection goes
+ *
+ * The store (embedded in HISTORY_DIR or external, its version, bytes on disk and rows), and per target, family (and database) the oldest and newest snapshot, the cadence, the last collection’s duration and rows, the skips (a collection still running when the next was due: skipped, never queued) and the last error. 409 HISTORY_DISABLED with HISTORY=off; 503 HISTORY_UNAVAILABLE when the store does not answer.
+ */
+export const getHistoryStatus = <ThrowOnError extends boolean = false>(options?: Options<GetHistoryStatusData, ThrowOnError>) => (options?.client ?? client).get<GetHistoryStatusResponses, GetHistoryStatusErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/db/monitoring/postgres/history',
+    ...options
+});
+
+/**
+ * pg_stat_database over time: transactions, blocks, tuples, temp files, deadlocks per second
+ *
+ * One database of the target (default: the database of its URL), every HISTORY_DATABASE_INTERVAL. From the history store alone (the watched server is not asked). Each point is a bucket of `step`, aligned to the epoch; its figures are the deltas of the snapshots that end in it, over the seconds they cover (`coveredSeconds`); a bucket in a gap (meta.window.gaps) covers nothing and has null rates, never a zero. 409 HISTORY_DISABLED with HISTORY=off.
+ */
+export const getDatabaseHistory = <ThrowOnError extends boolean = false>(options?: Options<GetDatabaseHistoryData, ThrowOnError>) => (options?.client ?? client).get<GetDatabaseHistoryResponses, GetDatabaseHistoryErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/db/monitoring/postgres/history/database',
+    ...options
+});
+
+/**
+ * Sizes over time: the database and its largest tables
+ *
+ * pg_database_size and each table’s total size (heap, indexes, TOAST), every HISTORY_SIZES_INTERVAL, as levels: a point is the size at the end of its bucket (the newest stored at or before it). The tables are the `limit` largest at the window’s end. From the history store alone (the watched server is not asked). Each point is a bucket of `step`, aligned to the epoch; its figures are the deltas of the snapshots that end in it, over the seconds they cover (`coveredSeconds`); a bucket in a gap (meta.window.gaps) covers nothing and has null rates, never a zero. 409 HISTORY_DISABLED with HISTORY=off.
+ */
+export const getSizesHistory = <ThrowOnError extends boolean = false>(options?: Options<GetSizesHistoryData, ThrowOnError>) => (options?.client ?? client).get<GetSizesHistoryResponses, GetSizesHistoryErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/db/monitoring/postgres/history/sizes',
+    ...options
+});
+
+/**
+ * One statement over time: calls, mean and total time, rows, blocks per bucket
+ *
+ * Every entry of the queryid (each database and role it ran in, unless `database` or `user` picks one), summed, every HISTORY_STATEMENTS_INTERVAL; steps of whole hours read the hourly rollups. From the history store alone (the watched server is not asked). Each point is a bucket of `step`, aligned to the epoch; its figures are the deltas of the snapshots that end in it, over the seconds they cover (`coveredSeconds`); a bucket in a gap (meta.window.gaps) covers nothing and has null rates, never a zero. 409 HISTORY_DISABLED with HISTORY=off. A queryid the store has never seen is a 404 STATEMENT_NOT_FOUND.
+ */
+export const getStatementHistory = <ThrowOnError extends boolean = false>(options: Options<GetStatementHistoryData, ThrowOnError>) => (options.client ?? client).get<GetStatementHistoryResponses, GetStatementHistoryErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/db/monitoring/postgres/history/statements/{queryId}',
+    ...options
+});
+
+/**
  * Index and table usage: unused, duplicate, redundant and invalid indexes, tables that need one
  *
  * Usage counts cover the time since `statsReset` (`statsAgeSeconds`): an index unused for two hours proves little, and scans on standbys are not counted here (check each standby before dropping). Duplicate and redundant verdicts come from pg_index (columns, expressions, predicate, operator classes, collations), never from definition strings; a primary key is never reported as removable. Relations under an ACCESS EXCLUSIVE lock (a migration) are not sized: their rows come back with null sizes, named in `meta.warnings`, and the answer does not wait. Partitions are rows of their own; a partitioned table shows their sums.
+ *
+ * With `window` (or `from` and `to`) the usage columns (scans, tuples read and fetched, sequential and index scans of tables) are deltas over the window from the history store, `unused` means not scanned in it (meta.window.coveredSeconds says for how long that is known: two days of history never claim "unused for seven days"), and `sizeGrowthBytes` says how much each relation grew. Definitions, verdicts, sizes and bloat are the server’s now.
  */
 export const listIndexes = <ThrowOnError extends boolean = false>(options?: Options<ListIndexesData, ThrowOnError>) => (options?.client ?? client).get<ListIndexesResponses, ListIndexesErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

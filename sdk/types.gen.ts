@@ -202,7 +202,7 @@ export type CacheResponseDto = {
      */
     perIndex: Array<IndexCacheDto>;
     /**
-     * From pg_buffercache; null (with a meta.warnings entry) where it is not installed or not readable
+     * From pg_buffercache; null (with a meta.warnings entry) where it is not installed or not readable, and over a window (it has no history)
      */
     buffers: BuffersDto | null;
 };
@@ -249,6 +249,68 @@ export type ClusterCacheDto = {
     status: RatioStatus | null;
 };
 
+export type CollectionDto = {
+    /**
+     * Target name
+     */
+    target: string;
+    /**
+     * The family of snapshots
+     */
+    family: HistoryFamily;
+    /**
+     * The database, for the per-database families (relations, sizes)
+     */
+    database: string | null;
+    /**
+     * The cadence, seconds
+     */
+    intervalSeconds: number;
+    /**
+     * The oldest snapshot in the store
+     */
+    oldest: string | null;
+    /**
+     * The newest snapshot in the store
+     */
+    newest: string | null;
+    /**
+     * Snapshots written by this process
+     */
+    collections: number;
+    /**
+     * Collections skipped because the previous one still ran (never queued)
+     */
+    skips: number;
+    /**
+     * Duration of the last collection, ms
+     */
+    lastDurationMs: number | null;
+    /**
+     * Rows it stored
+     */
+    lastRows: number | null;
+    /**
+     * The last failure; null once one succeeds
+     */
+    lastError: CollectionErrorDto | null;
+};
+
+export type CollectionErrorDto = {
+    /**
+     * An error code (SQLSTATE, or HISTORY_UNAVAILABLE, UNAVAILABLE …)
+     */
+    code: string;
+    /**
+     * What failed
+     */
+    message: string;
+    /**
+     * When
+     */
+    at: string;
+};
+
 export type DatabaseCacheDto = {
     /**
      * current_database()
@@ -272,6 +334,92 @@ export type DatabaseCacheDto = {
     status: RatioStatus | null;
 };
 
+export type DatabasePointDto = {
+    /**
+     * Start of the bucket
+     */
+    at: string;
+    /**
+     * Seconds of the bucket its deltas cover (whole intervals between snapshots that end in it)
+     */
+    coveredSeconds: number;
+    /**
+     * Transactions (commits + rollbacks) per second over the point's covered seconds; null when nothing of it is covered (a gap)
+     */
+    transactionsPerSecond: number | null;
+    /**
+     * xact_commit per second over the point's covered seconds; null when nothing of it is covered (a gap)
+     */
+    commitsPerSecond: number | null;
+    /**
+     * xact_rollback per second over the point's covered seconds; null when nothing of it is covered (a gap)
+     */
+    rollbacksPerSecond: number | null;
+    /**
+     * blks_hit per second over the point's covered seconds; null when nothing of it is covered (a gap)
+     */
+    blocksHitPerSecond: number | null;
+    /**
+     * blks_read per second over the point's covered seconds; null when nothing of it is covered (a gap)
+     */
+    blocksReadPerSecond: number | null;
+    /**
+     * blks_hit / (blks_hit + blks_read) in the bucket, 0..1; null without traffic
+     */
+    hitRatio: number | null;
+    /**
+     * tup_returned per second over the point's covered seconds; null when nothing of it is covered (a gap)
+     */
+    tuplesReturnedPerSecond: number | null;
+    /**
+     * tup_fetched per second over the point's covered seconds; null when nothing of it is covered (a gap)
+     */
+    tuplesFetchedPerSecond: number | null;
+    /**
+     * tup_inserted per second over the point's covered seconds; null when nothing of it is covered (a gap)
+     */
+    tuplesInsertedPerSecond: number | null;
+    /**
+     * tup_updated per second over the point's covered seconds; null when nothing of it is covered (a gap)
+     */
+    tuplesUpdatedPerSecond: number | null;
+    /**
+     * tup_deleted per second over the point's covered seconds; null when nothing of it is covered (a gap)
+     */
+    tuplesDeletedPerSecond: number | null;
+    /**
+     * temp_files per second over the point's covered seconds; null when nothing of it is covered (a gap)
+     */
+    tempFilesPerSecond: number | null;
+    /**
+     * temp_bytes per second over the point's covered seconds; null when nothing of it is covered (a gap)
+     */
+    tempBytesPerSecond: number | null;
+    /**
+     * deadlocks per second over the point's covered seconds; null when nothing of it is covered (a gap)
+     */
+    deadlocksPerSecond: number | null;
+};
+
+export type DatabaseSeriesResponseDto = {
+    /**
+     * When and how this answer was collected; meta.window its coverage
+     */
+    meta: MetaDto;
+    /**
+     * The database (datname)
+     */
+    database: string;
+    /**
+     * Width of each point, seconds
+     */
+    stepSeconds: number;
+    /**
+     * One point per bucket of the window, oldest first
+     */
+    points: Array<DatabasePointDto>;
+};
+
 /**
  * How its databases are chosen: all (discovered), list (configured), url (its URL database only)
  */
@@ -280,7 +428,7 @@ export type DatabasesSetting = 'all' | 'list' | 'url';
 /**
  * Stable machine-readable code
  */
-export type ErrorCode = 'INVALID_PARAMETER' | 'UNAUTHORIZED' | 'NOT_FOUND' | 'TARGET_NOT_FOUND' | 'DATABASE_NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'RATE_LIMITED' | 'INSUFFICIENT_PRIVILEGE' | 'PG_STAT_STATEMENTS_UNAVAILABLE' | 'DATABASE_UNAVAILABLE' | 'QUERY_TIMEOUT' | 'HISTORY_DISABLED' | 'HISTORY_UNAVAILABLE' | 'INTERNAL_ERROR';
+export type ErrorCode = 'INVALID_PARAMETER' | 'UNAUTHORIZED' | 'NOT_FOUND' | 'TARGET_NOT_FOUND' | 'DATABASE_NOT_FOUND' | 'STATEMENT_NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'RATE_LIMITED' | 'INSUFFICIENT_PRIVILEGE' | 'PG_STAT_STATEMENTS_UNAVAILABLE' | 'DATABASE_UNAVAILABLE' | 'QUERY_TIMEOUT' | 'HISTORY_DISABLED' | 'HISTORY_UNAVAILABLE' | 'INTERNAL_ERROR';
 
 export type ExtensionCapabilityDto = {
     /**
@@ -322,6 +470,22 @@ export type HealthDto = {
      * Always ok when the request is answered; a failure is a 503 problem
      */
     status: 'ok';
+};
+
+/**
+ * The family of snapshots
+ */
+export type HistoryFamily = 'statements' | 'database' | 'relations' | 'sizes';
+
+export type HistoryStatusResponseDto = {
+    /**
+     * The history store
+     */
+    store: StoreDto;
+    /**
+     * Per target, family (and database): what is stored and how the collector does
+     */
+    collections: Array<CollectionDto>;
 };
 
 export type IndexCacheDto = {
@@ -436,6 +600,10 @@ export type IndexDto = {
      * Reclaimable space; null for kinds pgscope cannot judge (see reasons)
      */
     bloat: BloatDto | null;
+    /**
+     * Bytes this index grew over the window (newest stored size at its end less the one at its start, or the first one in it, from the sizes family every HISTORY_SIZES_INTERVAL); negative when it shrank; null without a window or stored sizes
+     */
+    sizeGrowthBytes: number | null;
 };
 
 export type IndexesOrderBy = 'size' | 'scans' | 'name' | 'bloat';
@@ -607,6 +775,33 @@ export type QueryTextMode = 'full' | 'redacted' | 'none';
  * Database: good (≥ HIT_RATIO_GOOD, default 0.99), warning (≥ HIT_RATIO_WARNING, default 0.95) or critical; null below HIT_RATIO_MIN_BLOCKS (default 1000) blocks of traffic
  */
 export type RatioStatus = 'good' | 'warning' | 'critical';
+
+export type RelationSizeSeriesDto = {
+    /**
+     * Schema (pg_namespace.nspname)
+     */
+    schema: string;
+    /**
+     * Relation name
+     */
+    name: string;
+    /**
+     * table, materialized view or index
+     */
+    kind: string;
+    /**
+     * Its newest size in the window (a table: heap, indexes and TOAST)
+     */
+    bytes: number | null;
+    /**
+     * Its growth over the window (the newest size less the first); null with one size or none
+     */
+    growthBytes: number | null;
+    /**
+     * One point per bucket, oldest first
+     */
+    points: Array<SizePointDto>;
+};
 
 export type ServerOverviewDto = {
     /**
@@ -790,6 +985,40 @@ export type SettingsDto = {
     computeQueryId: 'on' | 'off' | 'auto' | 'regress' | null;
 };
 
+export type SizePointDto = {
+    /**
+     * Start of the bucket
+     */
+    at: string;
+    /**
+     * The size at the end of the bucket (the newest stored at or before it); null before the first one
+     */
+    bytes: number | null;
+};
+
+export type SizesSeriesResponseDto = {
+    /**
+     * When and how this answer was collected; meta.window its coverage
+     */
+    meta: MetaDto;
+    /**
+     * The database (datname)
+     */
+    database: string;
+    /**
+     * Width of each point, seconds
+     */
+    stepSeconds: number;
+    /**
+     * pg_database_size over the window
+     */
+    databaseSize: Array<SizePointDto>;
+    /**
+     * The largest relations, largest first
+     */
+    relations: Array<RelationSizeSeriesDto>;
+};
+
 export type SortOrder = 'asc' | 'desc';
 
 export type StateCountDto = {
@@ -938,6 +1167,80 @@ export type StatementDto = {
     execTimeMsPerSecond: number | null;
 };
 
+export type StatementPointDto = {
+    /**
+     * Start of the bucket
+     */
+    at: string;
+    /**
+     * Seconds of the bucket its deltas cover
+     */
+    coveredSeconds: number;
+    /**
+     * Calls in the bucket
+     */
+    calls: number;
+    /**
+     * Calls per second over the point's covered seconds; null when nothing of it is covered (a gap)
+     */
+    callsPerSecond: number | null;
+    /**
+     * Execution time in the bucket, ms
+     */
+    totalExecTimeMs: number;
+    /**
+     * totalExecTimeMs / calls in the bucket, ms; null without calls
+     */
+    meanExecTimeMs: number | null;
+    /**
+     * Rows in the bucket
+     */
+    rows: number;
+    /**
+     * shared_blks_hit in the bucket
+     */
+    sharedBlksHit: number;
+    /**
+     * shared_blks_read in the bucket
+     */
+    sharedBlksRead: number;
+    /**
+     * temp_blks_written in the bucket
+     */
+    tempBlksWritten: number;
+};
+
+export type StatementSeriesResponseDto = {
+    /**
+     * When and how this answer was collected; meta.window its coverage
+     */
+    meta: MetaDto;
+    /**
+     * The queryid asked for
+     */
+    queryId: string;
+    /**
+     * Its text as stored (as QUERY_TEXT allows: redacted, or null with none)
+     */
+    query: string | null;
+    /**
+     * The databases it ran in (the entries summed, or the one asked for)
+     */
+    databases: Array<string>;
+    /**
+     * The roles that ran it
+     */
+    users: Array<string>;
+    /**
+     * Width of each point, seconds
+     */
+    stepSeconds: number;
+    /**
+     * One point per bucket of the window, oldest first
+     */
+    points: Array<StatementPointDto>;
+};
+
 export type StatementsOrderBy = 'totalExecTime' | 'meanExecTime' | 'maxExecTime' | 'calls' | 'rows' | 'sharedBlksRead' | 'tempBlksWritten' | 'walBytes' | 'totalPlanTime' | 'ioTime';
 
 export type StatementsResponseDto = {
@@ -985,6 +1288,40 @@ export type StatementsTotalsDto = {
      */
     totalPlanTimeMs: number | null;
 };
+
+export type StoreDto = {
+    /**
+     * embedded (HISTORY_DIR) or external (HISTORY_DATABASE_URL)
+     */
+    kind: StoreKind;
+    /**
+     * The store's server_version
+     */
+    version: string | null;
+    /**
+     * The migration the store is at
+     */
+    schemaVersion: number | null;
+    /**
+     * Bytes on disk (pg_database_size of the store)
+     */
+    bytes: number | null;
+    /**
+     * Approximate rows per table (pg_class.reltuples, summed over partitions)
+     */
+    rows: {
+        [key: string]: number;
+    };
+    /**
+     * HISTORY_RETENTION_DAYS: older partitions are dropped
+     */
+    retentionDays: number;
+};
+
+/**
+ * embedded (HISTORY_DIR) or external (HISTORY_DATABASE_URL)
+ */
+export type StoreKind = 'embedded' | 'external';
 
 export type TableCacheDto = {
     /**
@@ -1134,6 +1471,10 @@ export type TableDto = {
      * Heap bloat of the table (see the bloat parameter); null when no figure could be made for it (see meta.warnings)
      */
     bloat: BloatDto | null;
+    /**
+     * Bytes this table grew (heap, indexes and TOAST) over the window (newest stored size at its end less the one at its start, or the first one in it, from the sizes family every HISTORY_SIZES_INTERVAL); negative when it shrank; null without a window or stored sizes
+     */
+    sizeGrowthBytes: number | null;
 };
 
 /**
@@ -1531,6 +1872,18 @@ export type GetCacheData = {
          */
         database?: string;
         /**
+         * A window ending now, such as 15m, 1h or 7d (s, m, h or d). Ratios are over it, from the history store; not with from/to. Without window, from and to the answer is the live one, cumulative since the last reset
+         */
+        window?: string;
+        /**
+         * Start of the window: ISO 8601 (2026-11-28T03:00:00Z), or relative to now (-15m, -2h); with `to` (default now) instead of `window`
+         */
+        from?: string;
+        /**
+         * End of the window: ISO 8601, now (the default), or relative to now (-15m); needs `from`
+         */
+        to?: string;
+        /**
          * Only this schema (exact name)
          */
         schema?: string;
@@ -1576,6 +1929,10 @@ export type GetCacheErrors = {
      */
     404: ProblemDto;
     /**
+     * History is off (code HISTORY_DISABLED): a window, from or to needs the history store; the hint says how
+     */
+    409: ProblemDto;
+    /**
      * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
      */
     429: ProblemDto;
@@ -1584,7 +1941,7 @@ export type GetCacheErrors = {
      */
     500: ProblemDto;
     /**
-     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE) or a needed extension is missing
+     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE), a needed extension is missing, or, for a windowed request, the history store does not answer (code HISTORY_UNAVAILABLE, with the cause)
      */
     503: ProblemDto;
     /**
@@ -1600,6 +1957,334 @@ export type GetCacheResponses = {
 };
 
 export type GetCacheResponse = GetCacheResponses[keyof GetCacheResponses];
+
+export type GetHistoryStatusData = {
+    body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
+    path?: never;
+    query?: never;
+    url: '/api/db/monitoring/postgres/history';
+};
+
+export type GetHistoryStatusErrors = {
+    /**
+     * A query parameter is invalid (code INVALID_PARAMETER; invalidParams names it)
+     */
+    400: ProblemDto;
+    /**
+     * Missing or wrong bearer token (code UNAUTHORIZED)
+     */
+    401: ProblemDto;
+    /**
+     * The pgscope role lacks a privilege this request needs (code INSUFFICIENT_PRIVILEGE)
+     */
+    403: ProblemDto;
+    /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
+    /**
+     * History is off (code HISTORY_DISABLED): a window, from or to needs the history store; the hint says how
+     */
+    409: ProblemDto;
+    /**
+     * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
+     */
+    429: ProblemDto;
+    /**
+     * An unexpected failure (code INTERNAL_ERROR); the cause is in the service log, never in the response
+     */
+    500: ProblemDto;
+    /**
+     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE), a needed extension is missing, or, for a windowed request, the history store does not answer (code HISTORY_UNAVAILABLE, with the cause)
+     */
+    503: ProblemDto;
+    /**
+     * The monitoring query hit QUERY_TIMEOUT_MS and was cancelled on the server (code QUERY_TIMEOUT)
+     */
+    504: ProblemDto;
+};
+
+export type GetHistoryStatusError = GetHistoryStatusErrors[keyof GetHistoryStatusErrors];
+
+export type GetHistoryStatusResponses = {
+    200: HistoryStatusResponseDto;
+};
+
+export type GetHistoryStatusResponse = GetHistoryStatusResponses[keyof GetHistoryStatusResponses];
+
+export type GetDatabaseHistoryData = {
+    body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
+    path?: never;
+    query?: {
+        /**
+         * The watched server, by its configured name (default: the first configured); GET /api/db/monitoring/targets lists them. An unknown name is a 404 TARGET_NOT_FOUND. (No example: the names are each instance's own.)
+         */
+        target?: string;
+        /**
+         * The database of the target to read (default: the database of its URL); one it does not watch is a 404 DATABASE_NOT_FOUND. (No example: the names are each target's own.)
+         */
+        database?: string;
+        /**
+         * A window ending now, such as 15m, 1h or 7d (s, m, h or d). The series covers it (default 1h), from the history store; not with from/to. Without window, from and to the answer is the live one, cumulative since the last reset
+         */
+        window?: string;
+        /**
+         * Start of the window: ISO 8601 (2026-11-28T03:00:00Z), or relative to now (-15m, -2h); with `to` (default now) instead of `window`
+         */
+        from?: string;
+        /**
+         * End of the window: ISO 8601, now (the default), or relative to now (-15m); needs `from`
+         */
+        to?: string;
+        /**
+         * Width of each point (buckets aligned to the epoch): 1m, 5m, 1h … at least HISTORY_DATABASE_INTERVAL (default 60 s); default: the window in about 120 points, at least the cadence
+         */
+        step?: string;
+    };
+    url: '/api/db/monitoring/postgres/history/database';
+};
+
+export type GetDatabaseHistoryErrors = {
+    /**
+     * A query parameter is invalid (code INVALID_PARAMETER; invalidParams names it)
+     */
+    400: ProblemDto;
+    /**
+     * Missing or wrong bearer token (code UNAUTHORIZED)
+     */
+    401: ProblemDto;
+    /**
+     * The pgscope role lacks a privilege this request needs (code INSUFFICIENT_PRIVILEGE)
+     */
+    403: ProblemDto;
+    /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
+    /**
+     * History is off (code HISTORY_DISABLED): a window, from or to needs the history store; the hint says how
+     */
+    409: ProblemDto;
+    /**
+     * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
+     */
+    429: ProblemDto;
+    /**
+     * An unexpected failure (code INTERNAL_ERROR); the cause is in the service log, never in the response
+     */
+    500: ProblemDto;
+    /**
+     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE), a needed extension is missing, or, for a windowed request, the history store does not answer (code HISTORY_UNAVAILABLE, with the cause)
+     */
+    503: ProblemDto;
+    /**
+     * The monitoring query hit QUERY_TIMEOUT_MS and was cancelled on the server (code QUERY_TIMEOUT)
+     */
+    504: ProblemDto;
+};
+
+export type GetDatabaseHistoryError = GetDatabaseHistoryErrors[keyof GetDatabaseHistoryErrors];
+
+export type GetDatabaseHistoryResponses = {
+    200: DatabaseSeriesResponseDto;
+};
+
+export type GetDatabaseHistoryResponse = GetDatabaseHistoryResponses[keyof GetDatabaseHistoryResponses];
+
+export type GetSizesHistoryData = {
+    body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
+    path?: never;
+    query?: {
+        /**
+         * The watched server, by its configured name (default: the first configured); GET /api/db/monitoring/targets lists them. An unknown name is a 404 TARGET_NOT_FOUND. (No example: the names are each instance's own.)
+         */
+        target?: string;
+        /**
+         * The database of the target to read (default: the database of its URL); one it does not watch is a 404 DATABASE_NOT_FOUND. (No example: the names are each target's own.)
+         */
+        database?: string;
+        /**
+         * A window ending now, such as 15m, 1h or 7d (s, m, h or d). The series covers it (default 1d), from the history store; not with from/to. Without window, from and to the answer is the live one, cumulative since the last reset
+         */
+        window?: string;
+        /**
+         * Start of the window: ISO 8601 (2026-11-28T03:00:00Z), or relative to now (-15m, -2h); with `to` (default now) instead of `window`
+         */
+        from?: string;
+        /**
+         * End of the window: ISO 8601, now (the default), or relative to now (-15m); needs `from`
+         */
+        to?: string;
+        /**
+         * Width of each point (buckets aligned to the epoch): 1m, 5m, 1h … at least HISTORY_SIZES_INTERVAL (default 30 min); default: the window in about 120 points, at least the cadence
+         */
+        step?: string;
+        /**
+         * How many of the largest relations (by their newest size in the window) get a series
+         */
+        limit?: number;
+    };
+    url: '/api/db/monitoring/postgres/history/sizes';
+};
+
+export type GetSizesHistoryErrors = {
+    /**
+     * A query parameter is invalid (code INVALID_PARAMETER; invalidParams names it)
+     */
+    400: ProblemDto;
+    /**
+     * Missing or wrong bearer token (code UNAUTHORIZED)
+     */
+    401: ProblemDto;
+    /**
+     * The pgscope role lacks a privilege this request needs (code INSUFFICIENT_PRIVILEGE)
+     */
+    403: ProblemDto;
+    /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
+    /**
+     * History is off (code HISTORY_DISABLED): a window, from or to needs the history store; the hint says how
+     */
+    409: ProblemDto;
+    /**
+     * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
+     */
+    429: ProblemDto;
+    /**
+     * An unexpected failure (code INTERNAL_ERROR); the cause is in the service log, never in the response
+     */
+    500: ProblemDto;
+    /**
+     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE), a needed extension is missing, or, for a windowed request, the history store does not answer (code HISTORY_UNAVAILABLE, with the cause)
+     */
+    503: ProblemDto;
+    /**
+     * The monitoring query hit QUERY_TIMEOUT_MS and was cancelled on the server (code QUERY_TIMEOUT)
+     */
+    504: ProblemDto;
+};
+
+export type GetSizesHistoryError = GetSizesHistoryErrors[keyof GetSizesHistoryErrors];
+
+export type GetSizesHistoryResponses = {
+    200: SizesSeriesResponseDto;
+};
+
+export type GetSizesHistoryResponse = GetSizesHistoryResponses[keyof GetSizesHistoryResponses];
+
+export type GetStatementHistoryData = {
+    body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
+    path: {
+        /**
+         * The queryid (a signed 64-bit integer in decimal), as /statements gives it
+         */
+        queryId: string;
+    };
+    query?: {
+        /**
+         * The watched server, by its configured name (default: the first configured); GET /api/db/monitoring/targets lists them. An unknown name is a 404 TARGET_NOT_FOUND. (No example: the names are each instance's own.)
+         */
+        target?: string;
+        /**
+         * A window ending now, such as 15m, 1h or 7d (s, m, h or d). The series covers it (default 1h), from the history store; not with from/to. Without window, from and to the answer is the live one, cumulative since the last reset
+         */
+        window?: string;
+        /**
+         * Start of the window: ISO 8601 (2026-11-28T03:00:00Z), or relative to now (-15m, -2h); with `to` (default now) instead of `window`
+         */
+        from?: string;
+        /**
+         * End of the window: ISO 8601, now (the default), or relative to now (-15m); needs `from`
+         */
+        to?: string;
+        /**
+         * Width of each point (buckets aligned to the epoch): 1m, 5m, 1h … at least HISTORY_STATEMENTS_INTERVAL (default 60 s); default: the window in about 120 points, at least the cadence
+         */
+        step?: string;
+        /**
+         * Only the entry of this database (datname): the same queryid may run in several
+         */
+        database?: string;
+        /**
+         * Only the entry of this role (rolname)
+         */
+        user?: string;
+    };
+    url: '/api/db/monitoring/postgres/history/statements/{queryId}';
+};
+
+export type GetStatementHistoryErrors = {
+    /**
+     * A query parameter is invalid (code INVALID_PARAMETER; invalidParams names it)
+     */
+    400: ProblemDto;
+    /**
+     * Missing or wrong bearer token (code UNAUTHORIZED)
+     */
+    401: ProblemDto;
+    /**
+     * The pgscope role lacks a privilege this request needs (code INSUFFICIENT_PRIVILEGE)
+     */
+    403: ProblemDto;
+    /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
+    /**
+     * History is off (code HISTORY_DISABLED): a window, from or to needs the history store; the hint says how
+     */
+    409: ProblemDto;
+    /**
+     * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
+     */
+    429: ProblemDto;
+    /**
+     * An unexpected failure (code INTERNAL_ERROR); the cause is in the service log, never in the response
+     */
+    500: ProblemDto;
+    /**
+     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE), a needed extension is missing, or, for a windowed request, the history store does not answer (code HISTORY_UNAVAILABLE, with the cause)
+     */
+    503: ProblemDto;
+    /**
+     * The monitoring query hit QUERY_TIMEOUT_MS and was cancelled on the server (code QUERY_TIMEOUT)
+     */
+    504: ProblemDto;
+};
+
+export type GetStatementHistoryError = GetStatementHistoryErrors[keyof GetStatementHistoryErrors];
+
+export type GetStatementHistoryResponses = {
+    200: StatementSeriesResponseDto;
+};
+
+export type GetStatementHistoryResponse = GetStatementHistoryResponses[keyof GetStatementHistoryResponses];
 
 export type ListIndexesData = {
     body?: never;
@@ -1620,6 +2305,18 @@ export type ListIndexesData = {
          */
         database?: string;
         /**
+         * A window ending now, such as 15m, 1h or 7d (s, m, h or d). Scans and tuples become deltas over it, unused means not scanned in it, from the history store; not with from/to. Without window, from and to the answer is the live one, cumulative since the last reset
+         */
+        window?: string;
+        /**
+         * Start of the window: ISO 8601 (2026-11-28T03:00:00Z), or relative to now (-15m, -2h); with `to` (default now) instead of `window`
+         */
+        from?: string;
+        /**
+         * End of the window: ISO 8601, now (the default), or relative to now (-15m); needs `from`
+         */
+        to?: string;
+        /**
          * Only this schema (exact name)
          */
         schema?: string;
@@ -1628,7 +2325,7 @@ export type ListIndexesData = {
          */
         table?: string;
         /**
-         * true: only unused indexes (0 scans since the statistics reset, backing no constraint)
+         * true: only unused indexes (0 scans since the statistics reset, or in the window; backing no constraint)
          */
         unused?: boolean;
         /**
@@ -1677,6 +2374,10 @@ export type ListIndexesErrors = {
      */
     404: ProblemDto;
     /**
+     * History is off (code HISTORY_DISABLED): a window, from or to needs the history store; the hint says how
+     */
+    409: ProblemDto;
+    /**
      * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
      */
     429: ProblemDto;
@@ -1685,7 +2386,7 @@ export type ListIndexesErrors = {
      */
     500: ProblemDto;
     /**
-     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE) or a needed extension is missing
+     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE), a needed extension is missing, or, for a windowed request, the history store does not answer (code HISTORY_UNAVAILABLE, with the cause)
      */
     503: ProblemDto;
     /**

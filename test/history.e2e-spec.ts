@@ -2,7 +2,7 @@ import postgres from 'postgres';
 import { EmbeddedPostgres } from '../src/embedded/embedded';
 import { HistoryCollector } from '../src/history/collector.service';
 import { FamilyName } from '../src/history/family';
-import { API, createTestApp, serverMajor, TestApp } from './support/harness';
+import { API, createTestApp, flushStats, serverMajor, TestApp } from './support/harness';
 
 /**
  * History against a watched server of its own (restarts, resets and evictions would disturb the other specs), with
@@ -157,5 +157,162 @@ describe('history: windows over snapshots', () => {
       expect(body.deallocations).toBe(body.meta.window.evictions);
       expect(info.dealloc).toBeGreaterThanOrEqual(body.meta.window.evictions);
     }
+  });
+
+  it('gives the cache ratios of a window from the block deltas of that window alone', async () => {
+    await admin.unsafe(`
+      create table hot (id int primary key, pad text);
+      insert into hot select g, repeat('x', 200) from generate_series(1, 2000) g;`);
+    await admin.unsafe('vacuum analyze hot');
+    const [{ pages }] = await admin<{ pages: number }[]>`
+      select (pg_relation_size('hot') / current_setting('block_size')::int)::int as pages`;
+    const statio = async () => {
+      await flushStats(runner);
+      const [row] = await admin<{ hit: number; read: number; idx: number }[]>`
+        select heap_blks_hit::int as hit, heap_blks_read::int as read, idx_blks_hit::int as idx
+          from pg_statio_user_tables where relname = 'hot'`;
+      return row;
+    };
+    await runner.unsafe('select count(*) from hot');
+    const before = await statio();
+    const t0 = await snapshot('relations');
+    for (let i = 0; i < 7; i++) await runner.unsafe('select count(*) from hot');
+    const after = await statio();
+    const t1 = await snapshot('relations');
+    const res = await api.get(`${API}/cache?from=${t0}&to=${t1}&table=hot`);
+    expect(res.status).toBe(200);
+    const [table] = res.body.perTable;
+    // Seven sequential scans of a table in shared buffers: seven times its pages, all hits.
+    expect(table).toMatchObject({ table: 'hot', heapBlksHit: 7 * pages, heapBlksRead: 0, heapHitRatio: 1 });
+    expect(table.heapBlksHit).toBe(after.hit - before.hit);
+    expect(table.idxBlksHit).toBe(after.idx - before.idx);
+    expect(res.body.meta.window).toMatchObject({ from: t0, to: t1, gaps: [] });
+    expect(res.body.buffers).toBeNull();
+    // The live answer is cumulative: it has the scans before the window too.
+    const live = await api.get(`${API}/cache?table=hot`);
+    expect(live.body.perTable[0].heapBlksHit).toBeGreaterThan(table.heapBlksHit);
+    expect(live.body.meta.window).toBeNull();
+  });
+
+  it('counts index scans over a window, calls an index unused that was not scanned in it, and says how much it grew', async () => {
+    await admin.unsafe(`
+      create table used (id int primary key, tag text not null);
+      insert into used select g, 'tag' || g from generate_series(1, 1000) g;
+      create index used_tag on used (tag);`);
+    const probe = postgres(watched.url(), { max: 1, onnotice: () => undefined });
+    try {
+      await probe.unsafe('set enable_seqscan = off');
+      // used_tag is scanned before the window only.
+      for (let i = 1; i <= 3; i++) await probe.unsafe(`select id from used where tag = 'tag${i}'`);
+      await flushStats(probe);
+      const size = async (name: string) =>
+        Number((await admin<{ bytes: number }[]>`select pg_relation_size(${name})::int8 as bytes`)[0].bytes);
+      const before = { pkey: await size('used_pkey'), tag: await size('used_tag') };
+      const t0 = await snapshot('relations');
+      await snapshot('sizes');
+      for (let i = 1; i <= 4; i++) await probe.unsafe(`select tag from used where id = ${i}`);
+      await probe.unsafe(`insert into used select g, 'tag' || g from generate_series(1001, 5000) g`);
+      await flushStats(probe);
+      await snapshot('relations');
+      await snapshot('sizes');
+      const res = await api.get(`${API}/indexes?from=${t0}&to=now&table=used&bloat=none`);
+      expect(res.status).toBe(200);
+      const byName = Object.fromEntries(res.body.indexes.map((i: any) => [i.index, i]));
+      expect(byName.used_pkey).toMatchObject({ scans: 4, unused: false });
+      expect(byName.used_tag).toMatchObject({ scans: 0, unused: true });
+      // Each grew by what the insert added: the sizes stored at the window's start and after the insert.
+      expect(byName.used_pkey.sizeGrowthBytes).toBe((await size('used_pkey')) - before.pkey);
+      expect(byName.used_tag.sizeGrowthBytes).toBe((await size('used_tag')) - before.tag);
+      expect(byName.used_tag.sizeGrowthBytes).toBeGreaterThan(0);
+      expect(res.body.tables[0]).toMatchObject({ table: 'used', indexScans: 4 });
+      expect(res.body.meta.window.gaps).toEqual([]);
+      // Live: cumulative, the earlier scans count.
+      const live = await api.get(`${API}/indexes?table=used&bloat=none`);
+      const tag = live.body.indexes.find((i: any) => i.index === 'used_tag');
+      expect(tag).toMatchObject({ scans: 3, unused: false, sizeGrowthBytes: null });
+    } finally {
+      await probe.end();
+    }
+  });
+
+  it('gives pg_stat_database as per-second points whose sums are the counters’ deltas', async () => {
+    await admin.unsafe('create database quiet');
+    const quiet = postgres(watched.url('quiet'), { max: 1, onnotice: () => undefined });
+    const commits = async () =>
+      Number(
+        (await admin<{ n: number }[]>`select xact_commit::int8 as n from pg_stat_database where datname = 'quiet'`)[0]
+          .n,
+      );
+    try {
+      await quiet`select 1`;
+      await flushStats(quiet);
+      const t0 = await snapshot('database');
+      const before = await commits();
+      for (let i = 0; i < 10; i++) await quiet`select ${i}::int`;
+      await flushStats(quiet);
+      const t1 = await snapshot('database');
+      const after = await commits();
+      const res = await api.get(`${API}/history/database?database=quiet&from=${t0}&to=${t1}&step=1h`);
+      expect(res.status).toBe(200);
+      const total = res.body.points.reduce(
+        (sum: number, p: any) => sum + (p.commitsPerSecond ?? 0) * p.coveredSeconds,
+        0,
+      );
+      expect(after - before).toBeGreaterThanOrEqual(10);
+      expect(Math.round(total)).toBe(after - before);
+      expect(res.body).toMatchObject({ database: 'quiet', stepSeconds: 3600 });
+      // A step below the cadence has nothing to put in most of its points: a 400 naming it.
+      const fine = await api.get(`${API}/history/database?database=quiet&window=1h&step=1m`);
+      expect(fine.status).toBe(400);
+      expect(fine.body.invalidParams).toEqual([expect.objectContaining({ name: 'step' })]);
+    } finally {
+      await quiet.end();
+    }
+  });
+
+  it('gives one statement over time, and a 404 naming a queryid it never saw', async () => {
+    const t0 = await snapshot();
+    await calls(9);
+    const t1 = await snapshot();
+    const { s } = await statement(t0, t1);
+    expect(s.calls).toBe(9);
+    const res = await api.get(`${API}/history/statements/${s.queryId}?from=${t0}&to=${t1}&step=1h`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      queryId: s.queryId,
+      query: 'select v from items where id = $1',
+      users: ['postgres'],
+    });
+    expect(res.body.points.reduce((sum: number, p: any) => sum + p.calls, 0)).toBe(9);
+    const unknown = await api.get(`${API}/history/statements/12345?window=1h`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({ code: 'STATEMENT_NOT_FOUND', detail: expect.stringContaining('12345') });
+    expect((await api.get(`${API}/history/statements/12x?window=1h`)).status).toBe(400);
+  });
+
+  it('gives sizes over time, and the store and collection status', async () => {
+    await snapshot('sizes');
+    const res = await api.get(`${API}/history/sizes?window=2h&step=1h&limit=3`);
+    expect(res.status).toBe(200);
+    const [{ bytes }] = await admin<{ bytes: number }[]>`select pg_total_relation_size('used')::int8 as bytes`;
+    expect(res.body.relations.find((r: any) => r.name === 'used')).toMatchObject({
+      kind: 'table',
+      bytes: Number(bytes),
+    });
+    expect(res.body.databaseSize.at(-1).bytes).toBeGreaterThan(0);
+
+    const status = await api.get(`${API}/history`);
+    expect(status.status).toBe(200);
+    expect(status.body.store).toMatchObject({ kind: 'external', schemaVersion: 1, retentionDays: 14 });
+    const families = status.body.collections.map((c: any) => `${c.family}:${c.database ?? ''}`);
+    expect(families).toEqual(
+      expect.arrayContaining(['statements:', 'database:', 'relations:postgres', 'sizes:postgres']),
+    );
+    expect(status.body.collections.find((c: any) => c.family === 'statements')).toMatchObject({
+      target: 'default',
+      intervalSeconds: 3600,
+      skips: 0,
+      lastError: null,
+    });
   });
 });

@@ -6,14 +6,18 @@ import { StatementsService } from './statements/statements.service';
 import { StatementsHistory } from './statements/statements.history';
 import { IndexesController } from './indexes/indexes.controller';
 import { IndexesService } from './indexes/indexes.service';
+import { IndexesHistory } from './indexes/indexes.history';
 import { CacheController } from './cache/cache.controller';
 import { CacheService } from './cache/cache.service';
+import { CacheHistory } from './cache/cache.history';
 import { BloatService } from './bloat/bloat.service';
 import { OverviewController } from './overview/overview.controller';
 import { OverviewService } from './overview/overview.service';
 import { SlowFiguresRegistry } from './shared/sizes';
 import { TargetsController } from './targets/targets.controller';
 import { HistoryCollector } from '../history/collector.service';
+import { HistoryController } from './history/history.controller';
+import { HistorySeries } from './history/history.series';
 import { DatabaseSnapshot } from './database/database.snapshot';
 import { RelationsSnapshot } from './indexes/relations.snapshot';
 import { SizesSnapshot } from './shared/sizes.snapshot';
@@ -28,6 +32,7 @@ import { StatementsSnapshot } from './statements/statements.snapshot';
     IndexesController,
     CacheController,
     TargetsController,
+    HistoryController,
   ],
   providers: [
     OverviewService,
@@ -35,14 +40,17 @@ import { StatementsSnapshot } from './statements/statements.snapshot';
     StatementsService,
     StatementsHistory,
     IndexesService,
+    IndexesHistory,
     BloatService,
     CacheService,
+    CacheHistory,
     SlowFiguresRegistry,
     StatementsSnapshot,
     DatabaseSnapshot,
     RelationsSnapshot,
     SizesSnapshot,
     HistoryCollector,
+    HistorySeries,
   ],
   exports: [HistoryCollector],
 })

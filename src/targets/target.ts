@@ -60,6 +60,11 @@ export class Target {
     return this.status;
   }
 
+  /** The database of the URL: the default of a request that names none. */
+  get defaultDatabase(): string {
+    return this.config.database;
+  }
+
   /** The provider of the URL's database: server-wide families read there. */
   get primary(): PostgresProvider {
     return this.providerFor(this.config.database);

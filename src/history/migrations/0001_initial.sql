@@ -160,6 +160,8 @@ create table relations (
   kind "char" not null,
   -- An index's table; 0 for tables.
   table_relid oid not null default 0,
+  -- A table with a TOAST table (its TOAST figures are then not null).
+  toast boolean not null default false,
   schema text not null,
   name text not null,
   last_seen timestamptz not null,

@@ -1,6 +1,7 @@
 import { DatabaseQueryDto } from '../shared/target-query.dto';
 import { ApiProperty, ApiPropertyOptions } from '@nestjs/swagger';
 import { MetaDto } from '../shared/meta.dto';
+import { Windowed } from '../../history/window';
 import { EnumParam, IntParam, OrderParam, SortOrder, NameParam } from '../../http/query';
 import { CACHE_ORDER_BY, CacheOrderBy } from './cache.sql';
 
@@ -10,7 +11,7 @@ export type RatioStatus = (typeof RATIO_STATUS)[number];
 /** The defaults of the parameters: documented by the decorators below, applied by the service. */
 export const CACHE_DEFAULTS = { orderBy: 'reads' as CacheOrderBy, order: 'desc' as SortOrder, limit: 50 };
 
-export class CacheQueryDto extends DatabaseQueryDto {
+export class CacheQueryDto extends Windowed(DatabaseQueryDto, 'Ratios are over it') {
   @NameParam('Only this schema (exact name)', 'public')
   schema?: string;
 
@@ -316,7 +317,9 @@ export class CacheResponseDto {
   @ApiProperty({
     type: BuffersDto,
     nullable: true,
-    description: 'From pg_buffercache; null (with a meta.warnings entry) where it is not installed or not readable',
+    description:
+      'From pg_buffercache; null (with a meta.warnings entry) where it is not installed or not readable, and over a ' +
+      'window (it has no history)',
   })
   buffers!: BuffersDto | null;
 }

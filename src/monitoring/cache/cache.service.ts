@@ -16,6 +16,7 @@ import {
   cacheQuery,
   CacheRow,
   databaseCacheQuery,
+  DatabaseCacheRow,
 } from './cache.sql';
 
 /** Relations listed in buffers.relations are read once for the largest page a request may ask for. */
@@ -30,6 +31,61 @@ export class CacheService {
     @Inject(Env) private readonly env: Env,
     private readonly slow: SlowFiguresRegistry,
   ) {}
+
+  /**
+   * The ratios and statuses of the counters, live or over a window: the part of the answer both have in common.
+   */
+  present(
+    db: Pick<DatabaseCacheRow, 'name' | 'blksHit' | 'blksRead' | 'clusterBlksHit' | 'clusterBlksRead'>,
+    value: CacheRow,
+  ): Pick<CacheResponseDto, 'database' | 'cluster' | 'tables' | 'perTable' | 'perIndex'> {
+    const { totals } = value;
+    return {
+      database: {
+        name: db.name,
+        blksHit: db.blksHit,
+        blksRead: db.blksRead,
+        hitRatio: this.ratio(db.blksHit, db.blksRead),
+        status: this.status(db.blksHit, db.blksRead),
+      },
+      cluster: {
+        blksHit: db.clusterBlksHit,
+        blksRead: db.clusterBlksRead,
+        hitRatio: this.ratio(db.clusterBlksHit, db.clusterBlksRead),
+        status: this.status(db.clusterBlksHit, db.clusterBlksRead),
+      },
+      tables: {
+        heapHitRatio: this.ratio(totals.heapBlksHit, totals.heapBlksRead),
+        heapStatus: this.status(totals.heapBlksHit, totals.heapBlksRead),
+        indexHitRatio: this.ratio(totals.idxBlksHit, totals.idxBlksRead),
+        indexStatus: this.status(totals.idxBlksHit, totals.idxBlksRead),
+        toastHitRatio: this.ratio(totals.toastBlksHit, totals.toastBlksRead),
+        toastStatus: this.status(totals.toastBlksHit, totals.toastBlksRead),
+        toastIndexHitRatio: this.ratio(totals.toastIdxBlksHit, totals.toastIdxBlksRead),
+        toastIndexStatus: this.status(totals.toastIdxBlksHit, totals.toastIdxBlksRead),
+        heapBlksHit: totals.heapBlksHit,
+        heapBlksRead: totals.heapBlksRead,
+        idxBlksHit: totals.idxBlksHit,
+        idxBlksRead: totals.idxBlksRead,
+        toastBlksHit: totals.toastBlksHit,
+        toastBlksRead: totals.toastBlksRead,
+      },
+      perTable: value.perTable.map(({ locked: _l, oid: _o, ...t }) => ({
+        ...t,
+        heapHitRatio: this.ratio(t.heapBlksHit, t.heapBlksRead),
+        heapStatus: this.status(t.heapBlksHit, t.heapBlksRead),
+        idxHitRatio: this.ratio(t.idxBlksHit, t.idxBlksRead),
+        idxStatus: this.status(t.idxBlksHit, t.idxBlksRead),
+        toastHitRatio: this.ratio(t.toastBlksHit, t.toastBlksRead),
+        toastStatus: this.status(t.toastBlksHit, t.toastBlksRead),
+      })),
+      perIndex: value.perIndex.map(({ locked: _l, oid: _o, ...i }) => ({
+        ...i,
+        hitRatio: this.ratio(i.idxBlksHit, i.idxBlksRead),
+        status: this.status(i.idxBlksHit, i.idxBlksRead),
+      })),
+    };
+  }
 
   /** hit / (hit + read), or null when there was no traffic. */
   private ratio(hit: number | null, read: number | null): number | null {
@@ -111,7 +167,6 @@ export class CacheService {
           for (const r of value.perTable) r.sizeBytes = sizeOf(r.oid, 'totalBytes');
           for (const r of value.perIndex) r.sizeBytes = sizeOf(r.oid, 'bytes');
         }
-        const { totals } = value;
         const warnings: WarningDto[] = [];
         const skipped = [
           ...value.perTable.filter((t) => t.sizeBytes === null).map((t) => `${t.schema}.${t.table}`),
@@ -152,49 +207,7 @@ export class CacheService {
           meta: buildMeta(info, started, warnings),
           statsReset: dbRow.statsReset?.toISOString() ?? null,
           sizesCollectedAt: sizes.collectedAt.toISOString(),
-          database: {
-            name: dbRow.name,
-            blksHit: dbRow.blksHit,
-            blksRead: dbRow.blksRead,
-            hitRatio: this.ratio(dbRow.blksHit, dbRow.blksRead),
-            status: this.status(dbRow.blksHit, dbRow.blksRead),
-          },
-          cluster: {
-            blksHit: dbRow.clusterBlksHit,
-            blksRead: dbRow.clusterBlksRead,
-            hitRatio: this.ratio(dbRow.clusterBlksHit, dbRow.clusterBlksRead),
-            status: this.status(dbRow.clusterBlksHit, dbRow.clusterBlksRead),
-          },
-          tables: {
-            heapHitRatio: this.ratio(totals.heapBlksHit, totals.heapBlksRead),
-            heapStatus: this.status(totals.heapBlksHit, totals.heapBlksRead),
-            indexHitRatio: this.ratio(totals.idxBlksHit, totals.idxBlksRead),
-            indexStatus: this.status(totals.idxBlksHit, totals.idxBlksRead),
-            toastHitRatio: this.ratio(totals.toastBlksHit, totals.toastBlksRead),
-            toastStatus: this.status(totals.toastBlksHit, totals.toastBlksRead),
-            toastIndexHitRatio: this.ratio(totals.toastIdxBlksHit, totals.toastIdxBlksRead),
-            toastIndexStatus: this.status(totals.toastIdxBlksHit, totals.toastIdxBlksRead),
-            heapBlksHit: totals.heapBlksHit,
-            heapBlksRead: totals.heapBlksRead,
-            idxBlksHit: totals.idxBlksHit,
-            idxBlksRead: totals.idxBlksRead,
-            toastBlksHit: totals.toastBlksHit,
-            toastBlksRead: totals.toastBlksRead,
-          },
-          perTable: value.perTable.map(({ locked: _l, oid: _o, ...t }) => ({
-            ...t,
-            heapHitRatio: this.ratio(t.heapBlksHit, t.heapBlksRead),
-            heapStatus: this.status(t.heapBlksHit, t.heapBlksRead),
-            idxHitRatio: this.ratio(t.idxBlksHit, t.idxBlksRead),
-            idxStatus: this.status(t.idxBlksHit, t.idxBlksRead),
-            toastHitRatio: this.ratio(t.toastBlksHit, t.toastBlksRead),
-            toastStatus: this.status(t.toastBlksHit, t.toastBlksRead),
-          })),
-          perIndex: value.perIndex.map(({ locked: _l, oid: _o, ...i }) => ({
-            ...i,
-            hitRatio: this.ratio(i.idxBlksHit, i.idxBlksRead),
-            status: this.status(i.idxBlksHit, i.idxBlksRead),
-          })),
+          ...this.present(dbRow, value),
           buffers: buffersDto,
         };
       },

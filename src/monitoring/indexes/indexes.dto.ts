@@ -1,6 +1,7 @@
 import { DatabaseQueryDto } from '../shared/target-query.dto';
 import { ApiProperty } from '@nestjs/swagger';
 import { MetaDto } from '../shared/meta.dto';
+import { Windowed } from '../../history/window';
 import { BooleanParam, EnumParam, IntParam, OrderParam, SortOrder, NameParam } from '../../http/query';
 import { BloatDto, BLOAT_METHODS } from '../bloat/bloat.dto';
 
@@ -16,14 +17,19 @@ export const INDEXES_DEFAULTS = {
   bloat: 'estimate' as BloatMode,
 };
 
-export class IndexesQueryDto extends DatabaseQueryDto {
+export class IndexesQueryDto extends Windowed(
+  DatabaseQueryDto,
+  'Scans and tuples become deltas over it, unused means not scanned in it',
+) {
   @NameParam('Only this schema (exact name)', 'public')
   schema?: string;
 
   @NameParam('Only this table (exact name) and its indexes', 'orders')
   table?: string;
 
-  @BooleanParam('true: only unused indexes (0 scans since the statistics reset, backing no constraint)')
+  @BooleanParam(
+    'true: only unused indexes (0 scans since the statistics reset, or in the window; backing no constraint)',
+  )
   unused?: boolean;
 
   @BooleanParam('true: only invalid indexes (a failed CREATE INDEX CONCURRENTLY)')
@@ -196,6 +202,17 @@ export class IndexDto {
     description: 'Reclaimable space; null for kinds pgscope cannot judge (see reasons)',
   })
   bloat!: BloatDto | null;
+
+  @ApiProperty({
+    type: 'integer',
+    format: 'int64',
+    nullable: true,
+    example: 1245184,
+    description:
+      'Bytes this index grew over the window (newest stored size at its end less the one at its start, or the first one in it, from the ' +
+      'sizes family every HISTORY_SIZES_INTERVAL); negative when it shrank; null without a window or stored sizes',
+  })
+  sizeGrowthBytes!: number | null;
 }
 
 export class TableDto {
@@ -339,6 +356,17 @@ export class TableDto {
     nullable: true,
   })
   bloat!: BloatDto | null;
+
+  @ApiProperty({
+    type: 'integer',
+    format: 'int64',
+    nullable: true,
+    example: 1245184,
+    description:
+      'Bytes this table grew (heap, indexes and TOAST) over the window (newest stored size at its end less the one at its start, or the first one in it, from the ' +
+      'sizes family every HISTORY_SIZES_INTERVAL); negative when it shrank; null without a window or stored sizes',
+  })
+  sizeGrowthBytes!: number | null;
 }
 
 export class IndexesResponseDto {

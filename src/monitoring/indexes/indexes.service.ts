@@ -9,8 +9,16 @@ import { RelationSizeRow, statsResetQuery } from '../shared/relations.sql';
 import { derived, SizesSnapshot, SlowFiguresRegistry } from '../shared/sizes';
 import { IndexDto, INDEXES_DEFAULTS, IndexesQueryDto, IndexesResponseDto, TableDto } from './indexes.dto';
 import { withDefaults } from '../../http/query';
-import { IndexFigures, IndexFilters, IndexRow, indexesQuery } from './indexes.sql';
-import { TableFigures, TableRow, tablesQuery } from './tables.sql';
+import { IndexFigures, IndexFilters, IndexRow, indexesQuery, IndexUsage } from './indexes.sql';
+import { TableFigures, TableRow, tablesQuery, TableUsage } from './tables.sql';
+
+/** A window's usage of the relations (history store), and how much the page's relations grew in it. */
+export interface WindowUsage {
+  indexes: IndexUsage;
+  tables: TableUsage;
+  /** Bytes grown over the window per relation oid (a table's total size, an index's size); absent: unknown. */
+  growth(oids: number[]): Promise<Map<number, number>>;
+}
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
@@ -44,7 +52,11 @@ export class IndexesService {
     }));
   }
 
-  async getIndexes(db: DatabaseProvider, given: IndexesQueryDto): Promise<IndexesResponseDto> {
+  /**
+   * The live answer, or with `usage` (a window's, from the history store) the same answer whose usage columns,
+   * `unused` verdicts and scans order are the window's.
+   */
+  async getIndexes(db: DatabaseProvider, given: IndexesQueryDto, usage?: WindowUsage): Promise<IndexesResponseDto> {
     const started = performance.now();
     const query = withDefaults(INDEXES_DEFAULTS, given);
     const mode = query.bloat;
@@ -74,8 +86,16 @@ export class IndexesService {
             filters,
             oids,
             this.figures(sizes.value, catalogue?.value).indexes,
+            usage?.indexes,
           ),
-          tables: await tablesQuery(sp, info.major, filters, oids, this.figures(sizes.value, catalogue?.value).tables),
+          tables: await tablesQuery(
+            sp,
+            info.major,
+            filters,
+            oids,
+            this.figures(sizes.value, catalogue?.value).tables,
+            usage?.tables,
+          ),
         }));
         const indexes = value.indexes
           .filter((r) => r.present)
@@ -138,6 +158,9 @@ export class IndexesService {
             ),
           );
         }
+        const growth = usage
+          ? await usage.growth([...indexes.map((i) => Number(i.oid)), ...tables.map((t) => Number(t.oid))])
+          : undefined;
         // Locked now (definitions skipped), or when the sizes were read (sizes null).
         const sizedLocked = sizes.value.locked;
         const skipped = [
@@ -161,8 +184,11 @@ export class IndexesService {
             ...row,
             lastScan: iso(lastScan),
             bloat: figures.indexes.get(Number(oid)) ?? null,
+            sizeGrowthBytes: growth?.get(Number(oid)) ?? null,
           })),
-          tables: tables.map((t) => toTable(t, figures.tables.get(Number(t.oid)) ?? null)),
+          tables: tables.map((t) =>
+            toTable(t, figures.tables.get(Number(t.oid)) ?? null, growth?.get(Number(t.oid)) ?? null),
+          ),
         };
       },
       { lockTimeoutMs: SIZE_LOCK_TIMEOUT_MS },
@@ -219,7 +245,7 @@ function tableFigures(sizes: Map<number, RelationSizeRow>, bloat: BloatFigures |
   return rows;
 }
 
-function toTable(t: TableRow, bloat: BloatDto | null): TableDto {
+function toTable(t: TableRow, bloat: BloatDto | null, growth: number | null): TableDto {
   const indexScans = t.indexScans;
   const scans = t.seqScans + (indexScans ?? 0);
   const rows = t.liveTuples > 0 ? t.liveTuples : Math.max(t.reltuples, 0);
@@ -241,5 +267,6 @@ function toTable(t: TableRow, bloat: BloatDto | null): TableDto {
     lastAutoanalyze: iso(t.lastAutoanalyze),
     needsIndex,
     bloat,
+    sizeGrowthBytes: growth,
   };
 }

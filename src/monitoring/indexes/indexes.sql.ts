@@ -62,6 +62,12 @@ export interface IndexSummaryRow {
   reclaimableIndexBytes: number | null;
 }
 
+/**
+ * An index's usage over a window (from the history store), per index oid: scans, tuples read, tuples fetched. With
+ * it, the usage columns, `unused` and the scans order are the window's; an index absent from it was not used.
+ */
+export type IndexUsage = [oid: number, scans: number, tuplesRead: number, tuplesFetched: number][];
+
 /** The page, with the summary over every index in scope on each row (and alone when the page is empty). */
 export type IndexPageRow = Partial<IndexRow> & { present: boolean; summary: IndexSummaryRow };
 
@@ -71,7 +77,14 @@ export type IndexPageRow = Partial<IndexRow> & { present: boolean; summary: Inde
  * expressions and predicates as pg_get_expr() gives them (only for indexes that have them): never definition strings.
  * A partitioned index is never scanned itself: its usage is that of its partitions (one level).
  */
-export function indexesQuery(sql: Tx, major: number, f: IndexFilters, locked: number[], figures: IndexFigures) {
+export function indexesQuery(
+  sql: Tx,
+  major: number,
+  f: IndexFilters,
+  locked: number[],
+  figures: IndexFigures,
+  usage?: IndexUsage,
+) {
   const lastScan = forVersions(major, {
     13: sql`null::timestamptz`,
     16: sql`pg_catalog.pg_stat_get_lastscan(i.indexrelid)`,
@@ -82,6 +95,13 @@ export function indexesQuery(sql: Tx, major: number, f: IndexFilters, locked: nu
          then (select coalesce(sum(pg_catalog.${sql.unsafe(fn)}(h.inhrelid)), 0)::int8
                  from pg_catalog.pg_inherits h where h.inhparent = i.indexrelid)
          else pg_catalog.${sql.unsafe(fn)}(i.indexrelid) end`;
+  // Over a window: the stored deltas (a partitioned index's are its partitions').
+  const windowSum = (column: string) => sql`
+    case when c.relkind = 'I'
+         then (select coalesce(sum(u.${sql(column)}), 0)::int8
+                 from pg_catalog.pg_inherits h join usage u on u.oid = h.inhrelid where h.inhparent = i.indexrelid)
+         else coalesce((select u.${sql(column)} from usage u where u.oid = i.indexrelid), 0)::int8 end`;
+  const used = (fn: string, column: string) => (usage ? windowSum(column) : partitionSum(fn));
   const dir = f.order === 'asc' ? sql`asc` : sql`desc`;
   const orderKey = {
     size: sql`size_bytes ${dir} nulls last`,
@@ -95,6 +115,7 @@ export function indexesQuery(sql: Tx, major: number, f: IndexFilters, locked: nu
   return sql<IndexPageRow[]>`
     with /* pgscope */ locked as (${lockedSet(sql, locked)}),
     figures as materialized ${oidValues(sql, figures, ['bytes', 'reclaimable'])},
+    ${usage ? sql`usage as materialized ${oidValues(sql, usage, ['scans', 'tuples_read', 'tuples_fetched'])},` : sql``}
     constraint_indexes as materialized (
       select conindid from pg_catalog.pg_constraint where contype in ('p', 'u', 'x') and conindid <> 0
     ),
@@ -118,9 +139,9 @@ export function indexesQuery(sql: Tx, major: number, f: IndexFilters, locked: nu
              -- Which of identical indexes to keep: primary key, then constraint, then unique, then the oldest.
              case when i.indisprimary then 0 when i.indexrelid in (select conindid from constraint_indexes) then 1
                   when i.indisunique then 2 else 3 end as keep_rank,
-             ${partitionSum('pg_stat_get_numscans')} as scans,
-             ${partitionSum('pg_stat_get_tuples_returned')} as tuples_read,
-             ${partitionSum('pg_stat_get_tuples_fetched')} as tuples_fetched,
+             ${used('pg_stat_get_numscans', 'scans')} as scans,
+             ${used('pg_stat_get_tuples_returned', 'tuples_read')} as tuples_read,
+             ${used('pg_stat_get_tuples_fetched', 'tuples_fetched')} as tuples_fetched,
              ${lastScan} as last_scan,
              ${isLocked} as locked
         from pg_catalog.pg_index i

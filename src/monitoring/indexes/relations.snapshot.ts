@@ -29,6 +29,7 @@ export const RELATION_COLUMNS = [
 interface RelationRow {
   relid: number;
   tableRelid: number;
+  toast: boolean;
   kind: string;
   schema: string;
   name: string;
@@ -39,6 +40,8 @@ export interface RelationName {
   kind: string;
   /** An index's table (0 for a table). */
   tableRelid: number;
+  /** A table with a TOAST table. */
+  toast: boolean;
   schema: string;
   name: string;
 }
@@ -67,8 +70,8 @@ function relationCountersQuery(sql: Tx) {
              sum(read)::int8 as read
         from idx group by indrelid
     )
-    select c.oid::int8 as relid, 0::int8 as "tableRelid", c.relkind::text as kind, n.nspname as schema,
-           c.relname as name,
+    select c.oid::int8 as relid, 0::int8 as "tableRelid", c.reltoastrelid <> 0 as toast, c.relkind::text as kind,
+           n.nspname as schema, c.relname as name,
            pg_catalog.pg_stat_get_numscans(c.oid) as seq_scan,
            pg_catalog.pg_stat_get_tuples_returned(c.oid) as seq_tup_read,
            coalesce(s.scans, 0) as idx_scan, 0::int8 as idx_tup_read,
@@ -88,7 +91,7 @@ function relationCountersQuery(sql: Tx) {
       left join sums ts on c.reltoastrelid <> 0 and ts.indrelid = c.reltoastrelid
      where c.relkind in ('r', 'm') and c.relpersistence <> 't' and ${userNamespace(sql)}
     union all
-    select c.oid::int8, x.indrelid::int8, c.relkind::text, n.nspname, c.relname, 0, 0, x.scans, x.tup_read,
+    select c.oid::int8, x.indrelid::int8, false, c.relkind::text, n.nspname, c.relname, 0, 0, x.scans, x.tup_read,
            x.tup_fetch, 0, 0, 0, 0, 0, x.hit, x.read, 0, 0, 0, 0
       from idx x
       join pg_catalog.pg_class c on c.oid = x.indexrelid and c.relkind = 'i'
@@ -97,7 +100,7 @@ function relationCountersQuery(sql: Tx) {
      where ${userNamespace(sql)}`;
 }
 
-const nameKey = (n: RelationName) => `${n.schema}.${n.name}\u0000${n.tableRelid}`;
+const nameKey = (n: RelationName) => `${n.schema}.${n.name}\u0000${n.tableRelid}\u0000${n.toast}`;
 
 /**
  * Writes the names of relations the store has not seen, or not under this name (renames, new relations), and marks
@@ -114,13 +117,13 @@ export async function writeRelationNames(
   const changed = [...names].filter(([relid, n]) => known?.get(relid) !== nameKey(n));
   if (changed.length > 0) {
     await tx`
-      insert into relations (target_id, dbid, relid, kind, table_relid, schema, name, last_seen, gone_at)
-      select ${targetId}, ${dbid}, x.relid, x.kind, x."tableRelid", x.schema, x.name, ${at}, null
+      insert into relations (target_id, dbid, relid, kind, table_relid, toast, schema, name, last_seen, gone_at)
+      select ${targetId}, ${dbid}, x.relid, x.kind, x."tableRelid", x.toast, x.schema, x.name, ${at}, null
         from jsonb_to_recordset(${tx.json(changed.map(([relid, n]) => ({ relid: Number(relid), ...n })) as never)})
-             as x(relid oid, kind "char", "tableRelid" oid, schema text, name text)
+             as x(relid oid, kind "char", "tableRelid" oid, toast boolean, schema text, name text)
       on conflict (target_id, dbid, relid) do update
-        set kind = excluded.kind, table_relid = excluded.table_relid, schema = excluded.schema, name = excluded.name,
-            last_seen = excluded.last_seen, gone_at = null`;
+        set kind = excluded.kind, table_relid = excluded.table_relid, toast = excluded.toast,
+            schema = excluded.schema, name = excluded.name, last_seen = excluded.last_seen, gone_at = null`;
   }
   // Without what this process wrote (a restart), the store's list is compared instead.
   const gone = known ? [...known.keys()].filter((relid) => !names.has(relid)).map(Number) : undefined;
@@ -169,7 +172,7 @@ export class RelationsSnapshot implements Family<RelationNames> {
           names: new Map(
             rows.map((r) => [
               String(r.relid),
-              { kind: r.kind, tableRelid: Number(r.tableRelid), schema: r.schema, name: r.name },
+              { kind: r.kind, tableRelid: Number(r.tableRelid), toast: r.toast, schema: r.schema, name: r.name },
             ]),
           ),
         },

@@ -35,12 +35,22 @@ export interface TableRow {
   reclaimableTableBytes: number | null;
 }
 
+/** A table's usage over a window (history store): seq scans, tuples they read, index scans of all its indexes. */
+export type TableUsage = [oid: number, seqScans: number, seqTuplesRead: number, indexScans: number][];
+
 /**
  * User tables and materialized views with their usage, read with the pg_stat_get_* functions directly, their
  * indexes' figures gathered in one grouped pass over pg_index. A partitioned table gets the sums over its leaf
  * partitions, found through pg_inherits (pg_partition_tree would lock every partition).
  */
-export function tablesQuery(sql: Tx, major: number, f: RelationFilters, locked: number[], figures: TableFigures) {
+export function tablesQuery(
+  sql: Tx,
+  major: number,
+  f: RelationFilters,
+  locked: number[],
+  figures: TableFigures,
+  usage?: TableUsage,
+) {
   const lastScans = forVersions(major, {
     13: sql`null::timestamptz as last_seq_scan`,
     16: sql`pg_catalog.pg_stat_get_lastscan(c.oid) as last_seq_scan`,
@@ -66,6 +76,7 @@ export function tablesQuery(sql: Tx, major: number, f: RelationFilters, locked: 
   return sql<TableRow[]>`
     with recursive /* pgscope */ locked as (${lockedSet(sql, locked)}),
     figures as materialized ${oidValues(sql, figures, ['bytes', 'total', 'reclaimable'])},
+    ${usage ? sql`usage as materialized ${oidValues(sql, usage, ['seq_scans', 'seq_tup_read', 'idx_scans'])},` : sql``}
     -- Every table's indexes in one grouped pass (pg_stat_user_tables does the same), not a subquery per table.
     idx as materialized (
       select i.indrelid, sum(pg_catalog.pg_stat_get_numscans(i.indexrelid))::int8 as idx_scans,
@@ -77,9 +88,14 @@ export function tablesQuery(sql: Tx, major: number, f: RelationFilters, locked: 
       select c.oid, n.nspname as schema, c.relname as "table", c.relkind, c.reltuples::float8 as reltuples,
              (select p.relname from pg_catalog.pg_inherits h join pg_catalog.pg_class p on p.oid = h.inhparent
                where h.inhrelid = c.oid and c.relispartition limit 1) as partition_of,
-             pg_catalog.pg_stat_get_numscans(c.oid) as seq_scans,
-             pg_catalog.pg_stat_get_tuples_returned(c.oid) as seq_tup_read,
-             x.idx_scans, ${lastScans}, x.last_idx_scan,
+             ${
+               usage
+                 ? sql`coalesce(u.seq_scans, 0)::int8 as seq_scans, coalesce(u.seq_tup_read, 0)::int8 as seq_tup_read,
+                       case when x.indrelid is not null then coalesce(u.idx_scans, 0)::int8 end as idx_scans,`
+                 : sql`pg_catalog.pg_stat_get_numscans(c.oid) as seq_scans,
+                       pg_catalog.pg_stat_get_tuples_returned(c.oid) as seq_tup_read, x.idx_scans,`
+             }
+             ${lastScans}, x.last_idx_scan,
              pg_catalog.pg_stat_get_live_tuples(c.oid) as live,
              pg_catalog.pg_stat_get_dead_tuples(c.oid) as dead,
              pg_catalog.pg_stat_get_mod_since_analyze(c.oid) as mod_since_analyze,
@@ -102,6 +118,7 @@ export function tablesQuery(sql: Tx, major: number, f: RelationFilters, locked: 
         join pg_catalog.pg_namespace n on n.oid = c.relnamespace
         left join idx x on x.indrelid = c.oid
         left join figures fg on fg.oid = c.oid
+        ${usage ? sql`left join usage u on u.oid = c.oid` : sql``}
        where c.relkind in ('r', 'm', 'p') and c.relpersistence <> 't' and ${userNamespace(sql)}
     ),
     tree (root, relid) as (
