@@ -14,6 +14,8 @@ const { createApp } = require('../dist/app.setup');
 const { loadEnv } = require('../dist/config/env');
 const { TargetRegistry } = require('../dist/targets/registry');
 const { targetFromUrl } = require('../dist/targets/targets.config');
+const { HistoryCollector } = require('../dist/history/collector.service');
+const os = require('node:os');
 
 const API = '/api/db/monitoring/postgres';
 const OPERATIONS = {
@@ -22,6 +24,10 @@ const OPERATIONS = {
   listStatements: `${API}/statements?limit=2`,
   listIndexes: `${API}/indexes?limit=2&bloat=estimate`,
   getCache: `${API}/cache?limit=2`,
+  getHistoryStatus: `${API}/history`,
+  getDatabaseHistory: `${API}/history/database?window=30s&step=5s`,
+  getStatementHistory: `${API}/history/statements/{queryId}?window=30s&step=5s`,
+  getSizesHistory: `${API}/history/sizes?window=30s&step=5s&limit=2`,
   listTargets: '/api/db/monitoring/targets',
   getLiveness: '/health/live',
   getReadiness: '/health/ready',
@@ -30,13 +36,29 @@ const OPERATIONS = {
 (async () => {
   const demo = await DemoServer.start(new Logger('demo'));
   // As npm start runs it: one target, every database of the embedded server.
-  const env = loadEnv({ CACHE_TTL_MS: '0', HISTORY: 'off' });
+  // History in a directory of its own, snapshots every 5 s driven from here: the windows have deltas to show.
+  const historyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-examples-history-'));
+  const env = loadEnv({
+    CACHE_TTL_MS: '0',
+    HISTORY_DIR: historyDir,
+    HISTORY_STATEMENTS_INTERVAL: '5s',
+    HISTORY_DATABASE_INTERVAL: '5s',
+    HISTORY_RELATIONS_INTERVAL: '5s',
+    HISTORY_SIZES_INTERVAL: '5s',
+  });
   const targets = [targetFromUrl('demo', demo.url, env, { databases: 'all', labels: { env: 'demo' } })];
   const app = await createApp(env, { targets });
   try {
     await app.init();
     await app.get(TargetRegistry).list()[0].check();
     await app.getHttpAdapter().getInstance().ready();
+    const collector = app.get(HistoryCollector).now;
+    for (let i = 0; i < 3; i++) {
+      await collector.collectNow('demo');
+      await new Promise((r) => setTimeout(r, 5000));
+    }
+    await collector.collectNow('demo');
+    const top = (await app.inject({ url: `${API}/statements?window=1m&limit=1` })).json().statements[0];
     // The demo stages its lock chain and slow query every 20 s: wait until the activity shows a blocked session.
     const deadline = Date.now() + 60_000;
     let activity;
@@ -45,7 +67,8 @@ const OPERATIONS = {
       activity = (await app.inject({ url: `${API}/activity?blocked=true&limit=1` })).json();
     } while (activity.sessions.length === 0 && Date.now() < deadline);
     const examples = {};
-    for (const [operationId, url] of Object.entries(OPERATIONS)) {
+    for (const [operationId, template] of Object.entries(OPERATIONS)) {
+      const url = template.replace('{queryId}', top.queryId);
       const res = await app.inject({ url });
       if (res.statusCode !== 200) throw new Error(`${url}: ${res.statusCode} ${res.body}`);
       examples[operationId] = res.json();
@@ -63,6 +86,7 @@ const OPERATIONS = {
   } finally {
     await app.close();
     await demo.stop();
+    fs.rmSync(historyDir, { recursive: true, force: true });
   }
 })().catch((err) => {
   console.error(err);

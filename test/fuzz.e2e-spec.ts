@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import fs from 'node:fs';
 import { createTestApp, TestApp, TestDatabase } from './support/harness';
 import { OPENAPI_FILE } from '../src/openapi/files';
+import { HistoryCollector } from '../src/history/collector.service';
 
 /**
  * Property: whatever query string a client sends to any operation, the answer is a 200 or a 400 that names a
@@ -10,6 +11,7 @@ import { OPENAPI_FILE } from '../src/openapi/files';
  */
 interface Parameter {
   name: string;
+  in: string;
   schema: { type?: string; enum?: string[]; items?: { enum?: string[] }; minimum?: number; maximum?: number };
 }
 const document = JSON.parse(fs.readFileSync(OPENAPI_FILE, 'utf8')) as {
@@ -17,8 +19,20 @@ const document = JSON.parse(fs.readFileSync(OPENAPI_FILE, 'utf8')) as {
 };
 const operations = Object.entries(document.paths).map(([route, item]) => ({
   route,
-  parameters: item.get.parameters ?? [],
+  // Path parameters take a valid value (below); the query string is what is fuzzed.
+  parameters: (item.get.parameters ?? []).filter((p) => p.in === 'query'),
 }));
+
+/** A queryid the history store has (set before the properties run): the value of the {queryId} path parameter. */
+let queryId = '0';
+
+/** Valid values of the text parameters that are not names. */
+const VALID_TEXT: Record<string, string[]> = {
+  window: ['15m', '1h', '7d'],
+  from: ['-1h', '-2d', new Date(Date.now() - 3_600_000).toISOString()],
+  to: ['now', '-1m'],
+  step: ['1h', '1d'],
+};
 
 const RUNS_PER_OPERATION = Number(process.env.FUZZ_RUNS ?? 300);
 
@@ -82,7 +96,9 @@ const valueFor = (p: Parameter): fc.Arbitrary<string> => {
       ? fc.integer({ min: p.schema.minimum ?? 0, max: Math.min(p.schema.maximum ?? 1000, 1_000_000) }).map(String)
       : p.schema.type === 'boolean'
         ? fc.constantFrom('true', 'false')
-        : fc.constantFrom('public', 'pg_catalog', 'fuzz_canary');
+        : VALID_TEXT[p.name]
+          ? fc.constantFrom(...VALID_TEXT[p.name])
+          : fc.constantFrom('public', 'pg_catalog', 'fuzz_canary');
   return fc.oneof({ arbitrary: valid, weight: 2 }, { arbitrary: hostile, weight: 3 });
 };
 
@@ -109,6 +125,7 @@ const queryFor = (parameters: Parameter[]): fc.Arbitrary<string> => {
 
 describe('hostile query strings on every operation', () => {
   let db: TestDatabase;
+  let store: TestDatabase;
   let api: TestApp;
   const fingerprint = async (): Promise<string> => {
     const rows = await db.admin`
@@ -128,13 +145,21 @@ describe('hostile query strings on every operation', () => {
       insert into fuzz_canary select g, md5(g::text) from generate_series(1, 100) g;
       create index fuzz_canary_v on fuzz_canary (v);
       analyze fuzz_canary;`);
-    api = await createTestApp(db.monitorUrl, { RATE_LIMIT_PER_MINUTE: '0' });
+    store = await TestDatabase.create({ extensions: [] });
+    api = await createTestApp(db.monitorUrl, {
+      RATE_LIMIT_PER_MINUTE: '0',
+      HISTORY: 'on',
+      HISTORY_DATABASE_URL: store.url,
+    });
     databaseName = db.name;
+    await api.app.get(HistoryCollector).now!.collectNow('default');
+    queryId = (await store.admin<{ q: string }[]>`select queryid::text as q from statement_texts limit 1`)[0].q;
     before = await fingerprint();
   });
   afterAll(async () => {
     await api?.close();
     await db?.drop();
+    await store?.drop();
   });
 
   it.each(operations.map((o) => [o.route, o]))(
@@ -143,16 +168,19 @@ describe('hostile query strings on every operation', () => {
       const statuses = new Map<number, number>();
       await fc.assert(
         fc.asyncProperty(queryFor(op.parameters), async (query) => {
-          const res = await api.get(`${op.route}?${query}`);
+          const res = await api.get(`${op.route.replace('{queryId}', queryId)}?${query}`);
           statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
           if (res.status === 400) {
             expect(res.body.code).toBe('INVALID_PARAMETER');
             expect(res.body.invalidParams.length).toBeGreaterThan(0);
             expect(JSON.stringify(res.body)).not.toMatch(/\bat .*\.(js|ts):\d+|select .* from /i);
           } else if (res.status === 404) {
-            // A well-formed name of a target or database that does not exist: named in the detail.
-            expect(['TARGET_NOT_FOUND', 'DATABASE_NOT_FOUND']).toContain(res.body.code);
-            expect(res.body.detail).toMatch(/^(No target is named|Target "default" has no database) "/);
+            // A well-formed name of a target or database that does not exist (or a statement none of whose entries
+            // match the filters): named in the detail.
+            expect(['TARGET_NOT_FOUND', 'DATABASE_NOT_FOUND', 'STATEMENT_NOT_FOUND']).toContain(res.body.code);
+            expect(res.body.detail).toMatch(
+              /^(No target is named "|Target "default" has no database "|The history of target "default" has no statement)/,
+            );
           } else {
             expect(res.status).toBe(200);
           }

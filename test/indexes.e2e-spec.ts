@@ -107,6 +107,7 @@ describe('GET /indexes', () => {
       duplicateOf: null,
       redundantWith: null,
       bloat: expect.objectContaining({ method: 'estimate' }),
+      sizeGrowthBytes: null,
     });
     expect(index(body, 'used_a_idx').scans).toBeGreaterThanOrEqual(5);
     expect(index(body, 'used_a_idx').tuplesRead).toBeGreaterThanOrEqual(50);

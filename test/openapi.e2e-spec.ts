@@ -41,6 +41,10 @@ describe('openapi.json quality', () => {
       ['getServerOverview', ['overview']],
       ['getActivity', ['activity']],
       ['getCache', ['cache']],
+      ['getHistoryStatus', ['history']],
+      ['getDatabaseHistory', ['history']],
+      ['getSizesHistory', ['history']],
+      ['getStatementHistory', ['history']],
       ['listIndexes', ['indexes']],
       ['listStatements', ['statements']],
       ['listTargets', ['targets']],
@@ -59,7 +63,9 @@ describe('openapi.json quality', () => {
           (route.endsWith('/statements') && p.name === 'toplevel') ||
           // Each instance's own names: a pre-filled example would point Swagger UI at a target it may not have.
           p.name === 'target' ||
-          (p.name === 'database' && /\/(indexes|cache)$/.test(route));
+          (p.name === 'database' && /\/(indexes|cache|history\/database|history\/sizes)$/.test(route)) ||
+          // A pre-filled window with from/to is a 400, and either needs the history store.
+          ['window', 'from', 'to'].includes(p.name);
         if (!noExample && p.example === undefined && p.schema?.example === undefined) {
           missing.push(`${route} ${p.name}: example`);
         }
@@ -80,9 +86,11 @@ describe('openapi.json quality', () => {
     for (const { route, op } of operations) {
       expect([route, op.responses['200'].content['application/json'].example]).toEqual([route, expect.any(Object)]);
       if (route.startsWith('/api/db/monitoring/postgres')) {
+        // Operations that read the history store can answer 409 HISTORY_DISABLED; the overview and activity cannot.
+        const windowed = !/\/postgres(\/activity)?$/.test(route);
         expect([route, Object.keys(op.responses).sort()]).toEqual([
           route,
-          ['200', '304', '400', '401', '403', '404', '429', '500', '503', '504'],
+          ['200', '304', '400', '401', '403', '404', ...(windowed ? ['409'] : []), '429', '500', '503', '504'],
         ]);
       } else if (route.startsWith('/api/')) {
         // Answered from memory: no server is asked, so none of its errors.

@@ -39,6 +39,7 @@ describe('GET /api/db/monitoring/postgres (overview)', () => {
       cached: false,
       ageMs: 0,
       warnings: [],
+      window: null,
     });
   });
 

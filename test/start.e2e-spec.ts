@@ -114,6 +114,34 @@ describe('npm start without DATABASE_URL', () => {
     },
   );
 
+  it('shows deltas of the demo workload within a minute (history cadences of 10 s)', async () => {
+    const service = await startService();
+    try {
+      const started = Date.now();
+      let statements: any[] = [];
+      while (Date.now() - started < 60_000) {
+        const res: any = await (
+          await fetch(`${service.baseUrl}/api/db/monitoring/postgres/statements?window=5m&minCalls=1&limit=5`)
+        ).json();
+        statements = res.statements ?? [];
+        if (statements.length > 0) {
+          expect(res.meta.window.coveredSeconds).toBeGreaterThan(0);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      expect(statements[0]).toMatchObject({ calls: expect.any(Number), callsPerSecond: expect.any(Number) });
+      expect(statements[0].calls).toBeGreaterThan(0);
+      const cache: any = await (
+        await fetch(`${service.baseUrl}/api/db/monitoring/postgres/history/database?window=5m&step=10s`)
+      ).json();
+      expect(cache.points.some((p: any) => p.transactionsPerSecond > 0)).toBe(true);
+    } finally {
+      service.child.kill('SIGTERM');
+    }
+    expect((await service.exit).code).toBe(0);
+  }, 90_000);
+
   // What `kill $!`, `docker stop` on CMD ["npm","start"], or systemd do: signal npm's process only.
   it('stops node and its embedded server when only npm gets SIGTERM, and survives a second signal', async () => {
     const service = await startService({}, true);

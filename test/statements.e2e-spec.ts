@@ -115,12 +115,16 @@ describe('GET /statements', () => {
         'jitFunctions',
         'jitTimeMs',
         'statsSince',
+        'callsPerSecond',
+        'execTimeMsPerSecond',
       ].sort(),
     );
     // A field the server lacks is null, never 0 and never missing.
     expect(s.jitFunctions === null).toBe(major < 15);
     expect(s.jitTimeMs === null).toBe(major < 15);
     expect(s.statsSince === null).toBe(major < 17);
+    // Rates need a window: null in the cumulative answer.
+    expect([s.callsPerSecond, s.execTimeMsPerSecond]).toEqual([null, null]);
     expect(s.plans).toBe(0);
     expect(s.totalPlanTimeMs).toBe(0);
     expect(body.statsReset === null).toBe(major < 14);

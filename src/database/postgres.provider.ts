@@ -73,6 +73,11 @@ export class PostgresProvider extends DatabaseProvider {
     return this.info && Date.now() - this.info.at < SERVER_INFO_MAX_AGE_MS ? this.info.value : undefined;
   }
 
+  /** As the pool's connect_timeout (whole seconds of the query timeout, at least one), and a second to spare. */
+  private connectTimeoutMs(): number {
+    return Math.max(1, Math.ceil(this.queryTimeoutMs / 1000)) * 1000 + 1000;
+  }
+
   /** Forgets the server facts: a connection closed (a restart or failover may have changed them). */
   invalidate(): void {
     this.info = undefined;
@@ -158,8 +163,9 @@ export class PostgresProvider extends DatabaseProvider {
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       let begun = false;
+      let timer: NodeJS.Timeout | undefined;
       try {
-        const value = (await slot.sql.begin('read only', async (tx) => {
+        const begin = slot.sql.begin('read only', async (tx) => {
           begun = true;
           // The connection's startup parameters already carry the default timeouts; only overrides cost a round trip.
           if (statementTimeout !== this.queryTimeoutMs || lockTimeout !== this.defaultLockTimeoutMs) {
@@ -180,7 +186,24 @@ export class PostgresProvider extends DatabaseProvider {
             }
           };
           return fn({ sql: tx, optional });
-        })) as T;
+        }) as Promise<T>;
+        // postgres.js connects again for ever when the server closes the socket during the startup (a proxy or load
+        // balancer in front of a server that is gone): a read that has not begun within the connect timeout ends.
+        const connectMs = this.connectTimeoutMs();
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            if (begun) return;
+            this.pool.discard(slot);
+            reject(
+              Object.assign(new Error(`no connection became ready within ${connectMs} ms`), {
+                code: 'CONNECT_TIMEOUT',
+              }),
+            );
+          }, connectMs);
+          timer.unref();
+        });
+        begin.catch(() => undefined);
+        const value = await Promise.race([begin, deadline]);
         this.options.observer?.(undefined);
         return value;
       } catch (err) {
@@ -196,6 +219,8 @@ export class PostgresProvider extends DatabaseProvider {
         }
         this.options.observer?.(err);
         throw this.translate(name, err, statementTimeout);
+      } finally {
+        clearTimeout(timer);
       }
     }
   }

@@ -80,6 +80,16 @@ export class ServerPool {
     this.waiting.shift()?.();
   }
 
+  /**
+   * Gives up a slot whose connection never became ready (a server or proxy that resets every connection during the
+   * startup: postgres.js would try again for ever). A new slot opens on the next acquire.
+   */
+  discard(slot: Slot): void {
+    const i = this.slots.indexOf(slot as SlotState);
+    if (i >= 0) this.slots.splice(i, 1);
+    void slot.sql.end({ timeout: 0 }).catch(() => undefined);
+  }
+
   /** Closes the connections of a database pgscope no longer watches (idle ones now, busy ones when released). */
   async drop(database: string): Promise<void> {
     const gone = this.slots.filter((s) => s.database === database && !s.busy);

@@ -262,16 +262,24 @@ async function stopOrphan(pgdata: string): Promise<void> {
   const alive = () => {
     try {
       process.kill(pid, 0);
-      return true;
     } catch {
       return false;
     }
+    // A postmaster whose parent died is reparented; where nothing reaps it, it lingers as a zombie after exiting.
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return !fs.existsSync('/proc/self/stat');
+    }
   };
   if (!alive()) return;
+  // A timer that holds the process: nothing else may keep a starting pgscope alive meanwhile.
+  const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
   process.kill(pid, 'SIGINT');
-  for (let i = 0; i < 300 && alive(); i++) await delay(50);
+  for (let i = 0; i < 300 && alive(); i++) await wait(50);
   if (alive()) process.kill(pid, 'SIGQUIT');
-  for (let i = 0; i < 100 && alive(); i++) await delay(50);
+  for (let i = 0; i < 100 && alive(); i++) await wait(50);
 }
 
 /** The `native/bin` directory of the package that carries `major`. */

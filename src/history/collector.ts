@@ -23,6 +23,10 @@ export interface CollectionState {
   failing: 'collector' | 'store' | null;
 }
 
+/** Retries of a store that is down: 1 s, 2 s, 4 s … at most a minute apart. */
+const STORE_BACKOFF_MIN_MS = 1000;
+const STORE_BACKOFF_MAX_MS = 60_000;
+
 export type CollectionOutcome = 'written' | 'skipped' | 'unavailable' | 'failed';
 
 /**
@@ -37,6 +41,9 @@ export class Collector {
   private readonly timers: NodeJS.Timeout[] = [];
   private retentionTimer?: NodeJS.Timeout;
   private stopped = false;
+  /** The store failed: no collection before this time (then doubling up to STORE_BACKOFF_MAX_MS). */
+  private storeRetryAt = 0;
+  private storeBackoffMs = 0;
 
   constructor(
     private readonly registry: TargetRegistry,
@@ -119,6 +126,11 @@ export class Collector {
       state.skips++;
       return 'skipped';
     }
+    if (Date.now() < this.storeRetryAt) {
+      // The store is down: reading the watched server for a snapshot that cannot be written would only load it.
+      state.failing ??= 'store';
+      return 'failed';
+    }
     state.running = true;
     const started = performance.now();
     try {
@@ -144,9 +156,14 @@ export class Collector {
         state.lastDurationMs = performance.now() - started;
         state.lastError = null;
         state.failing = null;
+        this.storeBackoffMs = 0;
         return 'written';
       } catch (err) {
         this.fail(state, 'store', err);
+        if (err instanceof HistoryUnavailableError) {
+          this.storeBackoffMs = Math.min(STORE_BACKOFF_MAX_MS, Math.max(STORE_BACKOFF_MIN_MS, this.storeBackoffMs * 2));
+          this.storeRetryAt = Date.now() + this.storeBackoffMs;
+        }
         return 'failed';
       }
     } catch (err) {

@@ -71,8 +71,12 @@ function timeOf(text: string, name: string, now: Date): Date {
   if (text === 'now') return now;
   if (text.startsWith('-')) return new Date(now.getTime() - (spanMs(text.slice(1)) ?? 0));
   const t = Date.parse(text);
-  if (Number.isNaN(t))
+  // Date.parse takes 2026-02-30 for March 2nd: the calendar date must exist as written.
+  const [y, m, d] = text.slice(0, 10).split('-').map(Number);
+  const day = new Date(Date.UTC(y, m - 1, d));
+  if (Number.isNaN(t) || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d) {
     throw InvalidParameterError.of(name, 'must be an ISO 8601 time, now, or a relative one such as -15m');
+  }
   return new Date(t);
 }
 
@@ -154,6 +158,7 @@ export class WindowMetaDto {
     description:
       'pg_stat_statements evicted entries in the window (pg_stat_statements_info.dealloc moved, or an entry was ' +
       'found created again): their earlier counts are lost, so the totals may be short',
+    example: false,
   })
   possiblyIncomplete!: boolean;
 

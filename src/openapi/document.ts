@@ -28,6 +28,11 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .addTag('statements', 'The costliest statements from pg_stat_statements')
     .addTag('indexes', 'Index and table usage: unused, duplicate, invalid and missing indexes, table and index bloat')
     .addTag('cache', 'Buffer cache hit ratios of the database, tables and indexes, and what occupies shared_buffers')
+    .addTag(
+      'history',
+      'The history store: snapshots of the counters as deltas, time series, and what is stored (windows of the other ' +
+        'families take `window` or `from` and `to`)',
+    )
     .addTag('targets', 'The watched servers (targets) and their databases: status, discovery, capabilities')
     .addTag('health', 'Liveness and readiness probes; open without a token, they reveal nothing about the database')
     .setLicense('MIT', 'https://opensource.org/licenses/MIT')

@@ -69,8 +69,7 @@ export class HistoryController {
   @ApiParam({
     name: 'queryId',
     description: 'The queryid (a signed 64-bit integer in decimal), as /statements gives it',
-    example: '-3173676962039963833',
-    schema: { type: 'string', pattern: INT64_PATTERN, maxLength: 20 },
+    schema: { type: 'string', pattern: INT64_PATTERN, maxLength: 20, example: '-3173676962039963833' },
   })
   @ApiMonitoringResponses(StatementSeriesResponseDto, { windowed: true })
   async statement(

@@ -177,7 +177,7 @@ export class HistorySeries {
     const step = stepMs(query.step, window, cadence, 'HISTORY_STATEMENTS_INTERVAL');
     const targetId = await store.targetId(target.name);
     const none = (sql: StoreSql) => sql``;
-    const { entries, rows, covered } = await store.read(async (sql) => {
+    const { entries, rows, covered, known } = await store.read(async (sql) => {
       const entries = await sql<
         { dbid: number; userid: number; datname: string | null; rolname: string | null; query: string | null }[]
       >`
@@ -186,7 +186,12 @@ export class HistorySeries {
            ${query.database !== undefined ? sql`and datname = ${query.database}` : none(sql)}
            ${query.user !== undefined ? sql`and rolname = ${query.user}` : none(sql)}
          order by first_seen limit 1000`;
-      if (entries.length === 0) return { entries, rows: [], covered: [] };
+      if (entries.length === 0) {
+        // Unknown to the store is a 404; known, with no entry matching database/user, an empty series.
+        const [known] = await sql<{ n: number }[]>`
+          select count(*)::int as n from statement_texts where target_id = ${targetId} and queryid = ${queryId}::int8`;
+        return { entries, rows: [], covered: [], known: known.n > 0 };
+      }
       const [t] = await sql<
         { through: Date | null }[]
       >`select hourly_through as through from targets where id = ${targetId}`;
@@ -203,9 +208,9 @@ export class HistorySeries {
                                     from unnest(${arrayLiteral(entries.map((e) => Number(e.dbid)))}::oid[],
                                                 ${arrayLiteral(entries.map((e) => Number(e.userid)))}::oid[]) as x(dbid, userid))
          group by at`;
-      return { entries, rows, covered: await coveredByAt(sql, targetId, 'statements', [0], window) };
+      return { entries, rows, covered: await coveredByAt(sql, targetId, 'statements', [0], window), known: true };
     });
-    if (entries.length === 0) throw new StatementNotFoundError(queryId, target.name);
+    if (!known) throw new StatementNotFoundError(queryId, target.name);
     const coverage = await windowCoverage(
       store,
       { targetId, family: 'statements', dbids: [0], intervalMs: cadence },
