@@ -2,6 +2,8 @@ import postgres from 'postgres';
 import { EmbeddedPostgres } from '../src/embedded/embedded';
 import { HistoryCollector } from '../src/history/collector.service';
 import { FamilyName } from '../src/history/family';
+import { HistoryService } from '../src/history/history.service';
+import { rollUpHours } from '../src/monitoring/statements/statements.snapshot';
 import { API, createTestApp, flushStats, serverMajor, TestApp } from './support/harness';
 
 /**
@@ -314,5 +316,47 @@ describe('history: windows over snapshots', () => {
       skips: 0,
       lastError: null,
     });
+  });
+
+  it('gives a long window from the hourly and daily rollups exactly the sums of the raw deltas', async () => {
+    // Three days of one entry every 7 minutes, written as the collector writes them, then rolled up.
+    const store = api.app.get(HistoryService).store;
+    const targetId = await store.targetId('default');
+    const now = Date.now();
+    const start = now - 3 * 86_400_000;
+    for (let d = 0; d <= 3; d++) await store.ensurePartitions(new Date(start + d * 86_400_000));
+    const sql = history();
+    try {
+      await sql`update targets set hourly_through = ${new Date(start - 86_400_000)},
+                                   daily_through = ${new Date(start - 86_400_000)} where id = ${targetId}`;
+      await sql`
+        insert into statement_deltas (at, target_id, dbid, userid, queryid, toplevel, calls, exec_ms, rows)
+        select to_timestamp(${start / 1000}) + g * interval '7 minutes', ${targetId}, 1, 10, 424242, true, g, g * 0.5, 1
+          from generate_series(1, 600) g
+         where to_timestamp(${start / 1000}) + g * interval '7 minutes' < now()`;
+      await sql`insert into statement_texts (target_id, dbid, userid, queryid, query, first_seen)
+                values (${targetId}, 1, 10, 424242, 'select 424242', now())`;
+      await store.write((tx) => rollUpHours(tx, targetId, new Date()));
+      const [rolled] = await sql<{ hourly: number; daily: number }[]>`
+        select (select count(*)::int from statement_hourly where queryid = 424242) as hourly,
+               (select count(*)::int from statement_daily where queryid = 424242) as daily`;
+      expect(rolled.hourly).toBeGreaterThan(24);
+      expect(rolled.daily).toBeGreaterThanOrEqual(2);
+      // Windows of more than two days: whole days from statement_daily, hours around them, raw deltas at the edges.
+      for (const back of [2.5, 2.9, 3.2]) {
+        const from = new Date(now - back * 86_400_000);
+        const [expected] = await sql<{ calls: number; exec: number }[]>`
+          select sum(calls)::int8 as calls, sum(exec_ms)::float8 as exec from statement_deltas
+           where queryid = 424242 and at > ${from} and at <= ${new Date(now)}`;
+        const res = await api.get(
+          `${API}/statements?from=${from.toISOString()}&to=${new Date(now).toISOString()}&queryId=424242`,
+        );
+        expect(res.status).toBe(200);
+        expect([back, res.body.statements[0].calls]).toEqual([back, Number(expected.calls)]);
+        expect(res.body.statements[0].totalExecTimeMs).toBeCloseTo(expected.exec, 6);
+      }
+    } finally {
+      await sql.end();
+    }
   });
 });

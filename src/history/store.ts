@@ -10,6 +10,7 @@ export type StoreSql = postgres.Sql<Record<string, unknown>> | postgres.Transact
 export const PARTITIONED = [
   'statement_deltas',
   'statement_hourly',
+  'statement_daily',
   'database_deltas',
   'relation_deltas',
   'relation_sizes',
@@ -89,7 +90,8 @@ export class HistoryStore {
       connect_timeout: 5,
       idle_timeout: 60,
       onnotice: () => undefined,
-      connection: { application_name: 'pgscope-history', statement_timeout: 60_000 },
+      // A window's sums group every entry in memory (a hash), not in a sort spilled to disk.
+      connection: { application_name: 'pgscope-history', statement_timeout: 60_000, work_mem: '64MB' },
       types: NUMERIC_TYPES,
     }) as unknown as postgres.Sql<Record<string, unknown>>;
   }

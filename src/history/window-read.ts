@@ -92,35 +92,76 @@ async function gapsOf(sql: StoreSql, scope: WindowScope, window: Window) {
   return rows.map((g) => ({ from: g.from.toISOString(), to: g.to.toISOString(), reason: g.reason }));
 }
 
+/** A table of sums over aligned buckets of a delta table (statement_hourly, statement_daily), and how far it goes. */
+export interface Rollup {
+  table: string;
+  unitMs: number;
+  /** Every bucket before this one is rolled up; null: none yet. */
+  through: Date | null;
+}
+
+/** A span of `at`, each end open or closed. */
+export interface Span {
+  lo: number;
+  loIn: boolean;
+  hi: number;
+  hiIn: boolean;
+}
+
 /**
- * The window's rows of a delta table as one relation: raw deltas, or for a long window the hourly rollups of its
- * full hours (those before the target's watermark) and the raw deltas around them. `at` in (from, to]: a delta is
- * stamped with its interval's end.
+ * Which table answers which part of a span: the coarsest rollup for the buckets that lie whole inside it (and before
+ * its watermark), the finer ones and then the raw deltas for what is left at the edges. `level` indexes `rollups`
+ * (coarse to fine); -1 is the raw table. Pure: tested alone.
  */
-export function windowRows(
-  sql: StoreSql,
-  raw: string,
-  hourly: string | null,
-  targetId: number,
-  window: Window,
-  hourlyThrough: Date | null,
-) {
+export function planSpan(span: Span, rollups: Pick<Rollup, 'unitMs' | 'through'>[]): (Span & { level: number })[] {
+  const plan = (s: Span, from: number): (Span & { level: number })[] => {
+    if (s.lo > s.hi || (s.lo === s.hi && !(s.loIn && s.hiIn))) return [];
+    for (let i = from; i < rollups.length; i++) {
+      const { unitMs, through } = rollups[i];
+      if (!through) continue;
+      // The first bucket [h0, h0 + unit) wholly inside, and the end of the last one.
+      let h0 = Math.ceil(s.lo / unitMs) * unitMs;
+      if (h0 === s.lo && !s.loIn) h0 += unitMs;
+      const h1 = Math.min(Math.floor(s.hi / unitMs) * unitMs, through.getTime());
+      if (h1 > h0) {
+        return [
+          ...plan({ lo: s.lo, loIn: s.loIn, hi: h0, hiIn: false }, i + 1),
+          { level: i, lo: h0, loIn: true, hi: h1, hiIn: false },
+          ...plan({ lo: h1, loIn: true, hi: s.hi, hiIn: s.hiIn }, i + 1),
+        ];
+      }
+    }
+    return [{ level: -1, ...s }];
+  };
+  return plan(span, 0);
+}
+
+/**
+ * The window's rows of a delta table as one relation: the raw deltas with `at` in (from, to] (a delta is stamped
+ * with its interval's end); for a window longer than HOURLY_AFTER_MS, the rollups' buckets that lie whole in it
+ * (daily, then hourly: exact sums, far fewer rows) and the raw deltas at its edges.
+ */
+export function windowRows(sql: StoreSql, raw: string, targetId: number, window: Window, rollups: Rollup[] = []) {
   const long = window.to.getTime() - window.from.getTime() > HOURLY_AFTER_MS;
-  const table = (name: string) => sql.unsafe(name);
-  if (!hourly || !long || !hourlyThrough) {
-    return sql`(select * from ${table(raw)} where target_id = ${targetId} and at > ${window.from} and at <= ${window.to})`;
-  }
-  // Hours [h0, h1): h0 the first hour starting after `from`, h1 the last full hour before `to` and the watermark.
-  const hour = 3_600_000;
-  const h0 = new Date(Math.floor(window.from.getTime() / hour) * hour + hour);
-  const h1 = new Date(Math.min(Math.floor(window.to.getTime() / hour) * hour, hourlyThrough.getTime()));
-  if (h1 <= h0) {
-    return sql`(select * from ${table(raw)} where target_id = ${targetId} and at > ${window.from} and at <= ${window.to})`;
-  }
-  return sql`(
-    select * from ${table(raw)} where target_id = ${targetId} and at > ${window.from} and at < ${h0}
-    union all
-    select * from ${table(hourly)} where target_id = ${targetId} and at >= ${h0} and at < ${h1}
-    union all
-    select * from ${table(raw)} where target_id = ${targetId} and at >= ${h1} and at <= ${window.to})`;
+  const pieces = planSpan(
+    { lo: window.from.getTime(), loIn: false, hi: window.to.getTime(), hiIn: true },
+    long ? rollups : [],
+  );
+  // Table names from the families' code, never from a client.
+  const select = (p: Span & { level: number }) => sql`
+    select * from ${sql.unsafe(p.level < 0 ? raw : rollups[p.level].table)}
+     where target_id = ${targetId}
+       and at ${p.loIn ? sql`>=` : sql`>`} ${new Date(p.lo)} and at ${p.hiIn ? sql`<=` : sql`<`} ${new Date(p.hi)}`;
+  const [first, ...rest] = pieces.length > 0 ? pieces : [{ level: -1, lo: 0, loIn: false, hi: 0, hiIn: false }];
+  return sql`(${rest.reduce((acc, p) => sql`${acc} union all ${select(p)}`, select(first))})`;
+}
+
+/** statement_daily and statement_hourly of a target, coarse to fine, with their watermarks. */
+export async function statementRollups(sql: StoreSql, targetId: number): Promise<Rollup[]> {
+  const [t] = await sql<{ hourly: Date | null; daily: Date | null }[]>`
+    select hourly_through as hourly, daily_through as daily from targets where id = ${targetId}`;
+  return [
+    { table: 'statement_daily', unitMs: 86_400_000, through: t?.daily ?? null },
+    { table: 'statement_hourly', unitMs: 3_600_000, through: t?.hourly ?? null },
+  ];
 }

@@ -2,13 +2,15 @@
 -- target (Citus: create_distributed_table(..., 'target_id')) without a schema change. Data tables are partitioned
 -- by day on `at` (the watched server's clock at the snapshot): retention drops whole partitions. Counters are the
 -- deltas of one interval, NULL where they did not move (a NULL costs a bit, an int8 eight bytes); a row exists
--- only for an entry that moved.
+-- only for an entry that moved. A snapshot's rows are written together, so a block holds one target's rows of one
+-- moment: a BRIN index on (target_id, at) with small ranges finds a target's window without a btree's bytes.
 
 create table targets (
   id smallint generated always as identity primary key,
   name text not null unique,
-  -- statement_hourly holds every full hour before this one (the rollup's watermark).
-  hourly_through timestamptz
+  -- statement_hourly (statement_daily) holds every full hour (day) before this one: the rollups' watermarks.
+  hourly_through timestamptz,
+  daily_through timestamptz
 );
 
 -- One row per collection of one family (of one database, for the per-database families), written in the same
@@ -75,11 +77,15 @@ create table statement_deltas (
   target_id smallint not null,
   toplevel boolean
 ) partition by range (at);
-create index statement_deltas_at on statement_deltas using brin (at);
+create index statement_deltas_at on statement_deltas using brin (target_id, at) with (pages_per_range = 8);
 
 -- Full hours of statement_deltas summed, for windows longer than two days.
 create table statement_hourly (like statement_deltas) partition by range (at);
-create index statement_hourly_at on statement_hourly using brin (at);
+create index statement_hourly_at on statement_hourly using brin (target_id, at) with (pages_per_range = 8);
+
+-- Full days of statement_hourly summed, for the interior of windows of weeks.
+create table statement_daily (like statement_deltas) partition by range (at);
+create index statement_daily_at on statement_daily using brin (target_id, at) with (pages_per_range = 8);
 
 -- A statement's text, names and when pgscope first saw it (texts as QUERY_TEXT allows: redacted, or none at all).
 create table statement_texts (
@@ -112,7 +118,7 @@ create table database_deltas (
   target_id smallint not null,
   datname text not null
 ) partition by range (at);
-create index database_deltas_at on database_deltas using brin (at);
+create index database_deltas_at on database_deltas using brin (target_id, at) with (pages_per_range = 8);
 
 create table relation_deltas (
   at timestamptz not null,
@@ -136,7 +142,7 @@ create table relation_deltas (
   relid oid not null,
   target_id smallint not null
 ) partition by range (at);
-create index relation_deltas_at on relation_deltas using brin (at);
+create index relation_deltas_at on relation_deltas using brin (target_id, at) with (pages_per_range = 8);
 
 -- Sizes are levels, not counters: a row when a size changed since the relation's previous one (relid 0: the
 -- database itself).
@@ -149,7 +155,7 @@ create table relation_sizes (
   relid oid not null,
   target_id smallint not null
 ) partition by range (at);
-create index relation_sizes_at on relation_sizes using brin (at);
+create index relation_sizes_at on relation_sizes using brin (target_id, at) with (pages_per_range = 8);
 create index relation_sizes_rel on relation_sizes (target_id, dbid, relid, at);
 
 -- The names of the relations of the rows above, as last seen.

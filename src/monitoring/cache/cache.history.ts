@@ -80,7 +80,7 @@ async function databaseSums(sql: StoreSql, targetId: number, dbid: number, windo
            coalesce(sum(blks_read) filter (where dbid = ${dbid}), 0)::int8 as "blksRead",
            coalesce(sum(blks_hit), 0)::int8 as "clusterBlksHit",
            coalesce(sum(blks_read), 0)::int8 as "clusterBlksRead"
-      from ${windowRows(sql, 'database_deltas', null, targetId, window, null)} d`;
+      from ${windowRows(sql, 'database_deltas', targetId, window)} d`;
   return row;
 }
 
@@ -130,7 +130,7 @@ async function relationSums(
              coalesce(sum(idx_hit), 0)::int8 as idx_hit, coalesce(sum(idx_read), 0)::int8 as idx_read,
              coalesce(sum(toast_hit), 0)::int8 as toast_hit, coalesce(sum(toast_read), 0)::int8 as toast_read,
              coalesce(sum(toast_idx_hit), 0)::int8 as tidx_hit, coalesce(sum(toast_idx_read), 0)::int8 as tidx_read
-        from ${windowRows(sql, 'relation_deltas', null, targetId, window, null)} d
+        from ${windowRows(sql, 'relation_deltas', targetId, window)} d
        where dbid = ${dbid}
        group by relid
     ),

@@ -5,7 +5,7 @@ import { databaseOid } from '../../history/databases';
 import { HistoryService } from '../../history/history.service';
 import { arrayLiteral, StoreSql } from '../../history/store';
 import { spanMs, Window, WindowParams } from '../../history/window';
-import { windowCoverage, windowRows } from '../../history/window-read';
+import { statementRollups, windowCoverage, windowRows } from '../../history/window-read';
 import { INT64_PATTERN } from '../../http/query';
 import { Target } from '../../targets/target';
 import { windowedMeta } from '../shared/meta.dto';
@@ -108,7 +108,7 @@ export class HistorySeries {
         ? await sql<Record<string, number | Date>[]>`
             select at, xact_commit, xact_rollback, blks_hit, blks_read, tup_returned, tup_fetched, tup_inserted,
                    tup_updated, tup_deleted, temp_files, temp_bytes, deadlocks
-              from ${windowRows(sql, 'database_deltas', null, targetId, window, null)} d
+              from ${windowRows(sql, 'database_deltas', targetId, window)} d
              where dbid = ${known.dbid}`
         : [];
       return { rows, covered, dbid: known?.dbid };
@@ -192,17 +192,15 @@ export class HistorySeries {
           select count(*)::int as n from statement_texts where target_id = ${targetId} and queryid = ${queryId}::int8`;
         return { entries, rows: [], covered: [], known: known.n > 0 };
       }
-      const [t] = await sql<
-        { through: Date | null }[]
-      >`select hourly_through as through from targets where id = ${targetId}`;
-      const hourly = step % 3_600_000 === 0 ? (t?.through ?? null) : null;
+      // A rollup serves the buckets of a step it divides.
+      const rollups = (await statementRollups(sql, targetId)).filter((r) => step % r.unitMs === 0);
       const rows = await sql<
         { at: Date; calls: number; exec_ms: number; rows: number; hit: number; read: number; temp: number }[]
       >`
         select at, coalesce(sum(calls), 0)::int8 as calls, coalesce(sum(exec_ms), 0)::float8 as exec_ms,
                coalesce(sum(rows), 0)::int8 as rows, coalesce(sum(shared_hit), 0)::int8 as hit,
                coalesce(sum(shared_read), 0)::int8 as read, coalesce(sum(temp_written), 0)::int8 as temp
-          from ${windowRows(sql, 'statement_deltas', 'statement_hourly', targetId, window, hourly)} d
+          from ${windowRows(sql, 'statement_deltas', targetId, window, rollups)} d
          where queryid = ${queryId}::int8
            and (dbid, userid) in (select x.dbid, x.userid
                                     from unnest(${arrayLiteral(entries.map((e) => Number(e.dbid)))}::oid[],

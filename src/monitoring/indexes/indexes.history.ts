@@ -42,7 +42,7 @@ export class IndexesHistory {
                coalesce(sum(d.idx_scan), 0)::int8 as a, coalesce(sum(d.idx_tup_read), 0)::int8 as b,
                coalesce(sum(d.idx_tup_fetch), 0)::int8 as c, coalesce(sum(d.seq_scan), 0)::int8 as d,
                coalesce(sum(d.seq_tup_read), 0)::int8 as e
-          from ${windowRows(sql, 'relation_deltas', null, targetId, window, null)} d
+          from ${windowRows(sql, 'relation_deltas', targetId, window)} d
           left join relations r on r.target_id = ${targetId} and r.dbid = d.dbid and r.relid = d.relid
          where d.dbid = ${dbid ?? -1}
          group by d.relid, r.kind`,

@@ -4,7 +4,7 @@ import { Env } from '../../config/env';
 import { HistoryService } from '../../history/history.service';
 import { StoreSql } from '../../history/store';
 import { Window } from '../../history/window';
-import { windowCoverage, windowRows } from '../../history/window-read';
+import { Rollup, statementRollups, windowCoverage, windowRows } from '../../history/window-read';
 import { likeContains, withDefaults } from '../../http/query';
 import { Target } from '../../targets/target';
 import { windowedMeta } from '../shared/meta.dto';
@@ -112,11 +112,9 @@ export class StatementsHistory {
     if (query.toplevel !== undefined && coverage.extensionVersion !== null && ext < 109) {
       throw InvalidParameterError.of('toplevel', 'needs pg_stat_statements 1.9 (PostgreSQL 14) or later');
     }
-    const rows = await store.read(async (sql) => {
-      const [t] = await sql<{ through: Date | null }[]>`
-        select hourly_through as through from targets where id = ${targetId}`;
-      return windowQuery(sql, targetId, window, t?.through ?? null, query);
-    });
+    const rows = await store.read(async (sql) =>
+      windowQuery(sql, targetId, window, await statementRollups(sql, targetId), query),
+    );
     const page = rows.filter((r) => r.queryid !== null);
     const first = rows[0];
     // Columns the extension lacks are null, as in the live answer.
@@ -182,7 +180,7 @@ function windowQuery(
   sql: StoreSql,
   targetId: number,
   window: Window,
-  hourlyThrough: Date | null,
+  rollups: Rollup[],
   f: ReturnType<typeof withDefaults<StatementsQueryDto, typeof STATEMENTS_DEFAULTS>>,
 ) {
   const none = sql``;
@@ -194,7 +192,7 @@ function windowQuery(
   return sql<WindowRow[]>`
     with w as (
       select dbid, userid, queryid, toplevel, ${sums}
-        from ${windowRows(sql, 'statement_deltas', 'statement_hourly', targetId, window, hourlyThrough)} d
+        from ${windowRows(sql, 'statement_deltas', targetId, window, rollups)} d
        group by dbid, userid, queryid, toplevel
     ),
     grand as (select sum(exec_ms)::float8 as t from w),

@@ -189,26 +189,34 @@ const NAMES = STATEMENT_COLUMNS.map(([c]) => c).join(', ');
 
 /**
  * Sums the full hours of statement_deltas not rolled up yet into statement_hourly (one row per entry and hour, at
- * the hour's start), and moves the target's watermark: in the snapshot's transaction, so that a row is rolled up
- * once, whatever the number of pgscope instances (the target's row is locked).
+ * the hour's start), and the full days of those into statement_daily, and moves the target's watermarks: in the
+ * snapshot's transaction, so that a row is rolled up once, whatever the number of pgscope instances (the target's
+ * row is locked).
  */
 export async function rollUpHours(tx: StoreSql, targetId: number, at: Date): Promise<void> {
-  const [row] = await tx<{ through: Date | null; hour: Date }[]>`
-    select hourly_through as through, date_trunc('hour', ${at}::timestamptz) as hour
+  const [row] = await tx<{ hourly: Date | null; daily: Date | null; hour: Date; day: Date }[]>`
+    select hourly_through as hourly, daily_through as daily, date_trunc('hour', ${at}::timestamptz, 'UTC') as hour,
+           date_trunc('day', ${at}::timestamptz, 'UTC') as day
       from targets where id = ${targetId} for update`;
-  if (row.through !== null && row.through >= row.hour) return;
-  if (row.through !== null) {
-    // Column names from STATEMENT_COLUMNS, never from a client.
-    await tx.unsafe(
-      `insert into statement_hourly (at, target_id, dbid, userid, queryid, toplevel, ${NAMES})
-       select date_trunc('hour', at), target_id, dbid, userid, queryid, toplevel, ${SUMS}
-         from statement_deltas
+  const roll = (into: string, from: string, unit: 'hour' | 'day', lo: Date, hi: Date) =>
+    // Names from this module, never from a client.
+    tx.unsafe(
+      `insert into ${into} (at, target_id, dbid, userid, queryid, toplevel, ${NAMES})
+       select date_trunc('${unit}', at, 'UTC'), target_id, dbid, userid, queryid, toplevel, ${SUMS}
+         from ${from}
         where target_id = $1 and at >= $2 and at < $3
         group by 1, 2, 3, 4, 5, 6`,
-      [targetId, row.through, row.hour] as never[],
+      [targetId, lo, hi] as never[],
     );
+  if (row.hourly === null || row.hourly < row.hour) {
+    if (row.hourly !== null) await roll('statement_hourly', 'statement_deltas', 'hour', row.hourly, row.hour);
+    await tx`update targets set hourly_through = ${row.hour} where id = ${targetId}`;
   }
-  await tx`update targets set hourly_through = ${row.hour} where id = ${targetId}`;
+  // Days whose every hour is rolled up.
+  if (row.daily === null || row.daily < row.day) {
+    if (row.daily !== null) await roll('statement_daily', 'statement_hourly', 'day', row.daily, row.day);
+    await tx`update targets set daily_through = ${row.day} where id = ${targetId}`;
+  }
 }
 
 /** Every entry's counters under the snapshot's column names, in STATEMENT_COLUMNS order. */
