@@ -15,6 +15,7 @@ const { loadEnv } = require('../dist/config/env');
 const { TargetRegistry } = require('../dist/targets/registry');
 const { targetFromUrl } = require('../dist/targets/targets.config');
 const { HistoryCollector } = require('../dist/history/collector.service');
+const { LoadSampler } = require('../dist/load/load.sampler');
 const os = require('node:os');
 
 const API = '/api/db/monitoring/postgres';
@@ -28,6 +29,9 @@ const OPERATIONS = {
   getDatabaseHistory: `${API}/history/database?window=30s&step=5s`,
   getStatementHistory: `${API}/history/statements/{queryId}?window=30s&step=5s`,
   getSizesHistory: `${API}/history/sizes?window=30s&step=5s&limit=2`,
+  getLoad: `${API}/load?window=1m&step=10s&groupBy=waitEventType&limit=3`,
+  getLoadTop: `${API}/load/top?window=1m&by=queryId&limit=2`,
+  listLockChains: `${API}/activity/locks?window=1m&limit=2`,
   listTargets: '/api/db/monitoring/targets',
   getLiveness: '/health/live',
   getReadiness: '/health/ready',
@@ -45,6 +49,7 @@ const OPERATIONS = {
     HISTORY_DATABASE_INTERVAL: '5s',
     HISTORY_RELATIONS_INTERVAL: '5s',
     HISTORY_SIZES_INTERVAL: '5s',
+    LOAD_BUCKET_SECONDS: '5',
   });
   const targets = [targetFromUrl('demo', demo.url, env, { databases: 'all', labels: { env: 'demo' } })];
   const app = await createApp(env, { targets });
@@ -53,11 +58,21 @@ const OPERATIONS = {
     await app.get(TargetRegistry).list()[0].check();
     await app.getHttpAdapter().getInstance().ready();
     const collector = app.get(HistoryCollector).now;
-    for (let i = 0; i < 3; i++) {
+    // Load sampled twice a second meanwhile, for 25 s: past the demo's slow report and lock chain (every 20 s).
+    const sampler = app.get(LoadSampler);
+    const sampling = setInterval(() => void sampler.tick(), 500);
+    try {
+      for (let i = 0; i < 5; i++) {
+        await collector.collectNow('demo');
+        await new Promise((r) => setTimeout(r, 5000));
+      }
       await collector.collectNow('demo');
+      // One more sample in a later bucket writes the last one.
       await new Promise((r) => setTimeout(r, 5000));
+    } finally {
+      clearInterval(sampling);
     }
-    await collector.collectNow('demo');
+    await sampler.tick();
     const top = (await app.inject({ url: `${API}/statements?window=1m&limit=1` })).json().statements[0];
     // The demo stages its lock chain and slow query every 20 s: wait until the activity shows a blocked session.
     const deadline = Date.now() + 60_000;

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { GetActivityData, GetActivityErrors, GetActivityResponses, GetCacheData, GetCacheErrors, GetCacheResponses, GetDatabaseHistoryData, GetDatabaseHistoryErrors, GetDatabaseHistoryResponses, GetHistoryStatusData, GetHistoryStatusErrors, GetHistoryStatusResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetServerOverviewData, GetServerOverviewErrors, GetServerOverviewResponses, GetSizesHistoryData, GetSizesHistoryErrors, GetSizesHistoryResponses, GetStatementHistoryData, GetStatementHistoryErrors, GetStatementHistoryResponses, ListIndexesData, ListIndexesErrors, ListIndexesResponses, ListStatementsData, ListStatementsErrors, ListStatementsResponses, ListTargetsData, ListTargetsErrors, ListTargetsResponses } from './types.gen.js';
+import type { GetActivityData, GetActivityErrors, GetActivityResponses, GetCacheData, GetCacheErrors, GetCacheResponses, GetDatabaseHistoryData, GetDatabaseHistoryErrors, GetDatabaseHistoryResponses, GetHistoryStatusData, GetHistoryStatusErrors, GetHistoryStatusResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetLoadData, GetLoadErrors, GetLoadResponses, GetLoadTopData, GetLoadTopErrors, GetLoadTopResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetServerOverviewData, GetServerOverviewErrors, GetServerOverviewResponses, GetSizesHistoryData, GetSizesHistoryErrors, GetSizesHistoryResponses, GetStatementHistoryData, GetStatementHistoryErrors, GetStatementHistoryResponses, ListIndexesData, ListIndexesErrors, ListIndexesResponses, ListLockChainsData, ListLockChainsErrors, ListLockChainsResponses, ListStatementsData, ListStatementsErrors, ListStatementsResponses, ListTargetsData, ListTargetsErrors, ListTargetsResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -37,6 +37,17 @@ export const getServerOverview = <ThrowOnError extends boolean = false>(options?
 export const getActivity = <ThrowOnError extends boolean = false>(options?: Options<GetActivityData, ThrowOnError>) => (options?.client ?? client).get<GetActivityResponses, GetActivityErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/db/monitoring/postgres/activity',
+    ...options
+});
+
+/**
+ * The lock chains of a window: who blocked whom, from when to when, and how many waited
+ *
+ * Every sample that sees a session waiting on a lock records the chains as /activity computes them (the root blocker: a blocker that waits on nothing itself), once per chain per bucket. A chain is its root session (pid and backend start) and transaction: began and ended to sample precision, the most sessions that waited at once, the longest wait, and what they wanted that the root held. Newest first.
+ */
+export const listLockChains = <ThrowOnError extends boolean = false>(options?: Options<ListLockChainsData, ThrowOnError>) => (options?.client ?? client).get<ListLockChainsResponses, ListLockChainsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/db/monitoring/postgres/activity/locks',
     ...options
 });
 
@@ -107,6 +118,28 @@ export const getStatementHistory = <ThrowOnError extends boolean = false>(option
 export const listIndexes = <ThrowOnError extends boolean = false>(options?: Options<ListIndexesData, ThrowOnError>) => (options?.client ?? client).get<ListIndexesResponses, ListIndexesErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/db/monitoring/postgres/indexes',
+    ...options
+});
+
+/**
+ * Database load over time: average active sessions by wait, statement, database, user or application
+ *
+ * pgscope samples pg_stat_activity of every target every LOAD_SAMPLE_MS (default 1 s) and keeps, per bucket of LOAD_BUCKET_SECONDS, how many sessions were active under each wait, statement, database, user and application: the average active sessions ("DB load"). An active session that waits on nothing is CPU (or a wait PostgreSQL does not instrument). Idle sessions are not load; sessions idle in a transaction and autovacuum workers are counted apart; parallel workers count under their leader’s statement. Read from the history store; 409 HISTORY_DISABLED with HISTORY=off. Each point is a bucket of `step`; a bucket without samples has null averages and lies in a gap (meta.window.gaps). `maxConnections` and the target’s `cpuCount` are the lines the load must stay under.
+ */
+export const getLoad = <ThrowOnError extends boolean = false>(options?: Options<GetLoadData, ThrowOnError>) => (options?.client ?? client).get<GetLoadResponses, GetLoadErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/db/monitoring/postgres/load',
+    ...options
+});
+
+/**
+ * What the load was: the top statements (or databases, users, applications, waits) over a window
+ *
+ * pgscope samples pg_stat_activity of every target every LOAD_SAMPLE_MS (default 1 s) and keeps, per bucket of LOAD_BUCKET_SECONDS, how many sessions were active under each wait, statement, database, user and application: the average active sessions ("DB load"). An active session that waits on nothing is CPU (or a wait PostgreSQL does not instrument). Idle sessions are not load; sessions idle in a transaction and autovacuum workers are counted apart; parallel workers count under their leader’s statement. Read from the history store; 409 HISTORY_DISABLED with HISTORY=off. For statements, each contributor’s wait profile and its calls and time over the same window from the history of pg_stat_statements.
+ */
+export const getLoadTop = <ThrowOnError extends boolean = false>(options?: Options<GetLoadTopData, ThrowOnError>) => (options?.client ?? client).get<GetLoadTopResponses, GetLoadTopErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/db/monitoring/postgres/load/top',
     ...options
 });
 

@@ -685,6 +685,224 @@ export type InvalidParamDto = {
     reason: string;
 };
 
+export type LoadContributorDto = {
+    /**
+     * The contributor (as LoadGroupDto.key)
+     */
+    key: string | null;
+    /**
+     * For by=queryId: the statement’s text (as QUERY_TEXT allows)
+     */
+    query: string | null;
+    /**
+     * Its load over the window: average active sessions (sessions seen, summed over the samples, divided by the samples)
+     */
+    activeSessions: number;
+    /**
+     * Its share of all the load, 0..1
+     */
+    share: number;
+    /**
+     * What it waited on, largest share first (at most 5)
+     */
+    waits: Array<WaitShareDto>;
+    /**
+     * For by=queryId: its calls over the same window (history of pg_stat_statements); null otherwise
+     */
+    calls: number | null;
+    /**
+     * For by=queryId: its execution time over the same window, ms; null otherwise
+     */
+    totalExecTimeMs: number | null;
+};
+
+export type LoadDimension = 'waitEventType' | 'waitEvent' | 'queryId' | 'database' | 'user' | 'application';
+
+export type LoadGroupDto = {
+    /**
+     * The group: a wait event type (CPU: active and waiting on nothing instrumented — CPU, or a wait PostgreSQL does not report), type:event, a queryId (its redacted text where it has none: on 13, or before parse analysis ends), a database, user or application name; null where the session had none
+     */
+    key: string | null;
+    /**
+     * Its load: average active sessions (sessions seen, summed over the samples, divided by the samples)
+     */
+    activeSessions: number;
+};
+
+export type LoadPointDto = {
+    /**
+     * Start of the bucket
+     */
+    at: string;
+    /**
+     * Samples in the bucket (0: not sampled, a gap)
+     */
+    samples: number;
+    /**
+     * Active sessions (client backends and parallel workers), averaged; null without samples
+     */
+    activeSessions: number | null;
+    /**
+     * The load of each of the window’s largest groups
+     */
+    groups: Array<LoadGroupDto>;
+    /**
+     * The load of the other groups
+     */
+    otherActiveSessions: number | null;
+    /**
+     * Parallel workers among activeSessions (each counted under its leader’s statement)
+     */
+    parallelWorkers: number | null;
+    /**
+     * Autovacuum workers, averaged (not in activeSessions)
+     */
+    autovacuumWorkers: number | null;
+    /**
+     * Sessions idle in a transaction, averaged: no CPU, but they hold locks and the xmin horizon
+     */
+    idleInTransactionSessions: number | null;
+};
+
+export type LoadResponseDto = {
+    /**
+     * When and how this answer was collected; meta.window its coverage
+     */
+    meta: MetaDto;
+    /**
+     * The split
+     */
+    groupBy: LoadDimension;
+    /**
+     * Width of each point, seconds
+     */
+    stepSeconds: number;
+    /**
+     * max_connections of the server (the newest sample’s): load can never exceed it
+     */
+    maxConnections: number | null;
+    /**
+     * The target’s cpuCount, where its configuration gives it: load above it waits for CPU (the line to stay under)
+     */
+    cpuCount: number | null;
+    /**
+     * Over the whole window
+     */
+    totals: LoadTotalsDto;
+    /**
+     * One point per bucket of `step`, oldest first
+     */
+    points: Array<LoadPointDto>;
+};
+
+export type LoadTopResponseDto = {
+    /**
+     * When and how this answer was collected; meta.window its coverage
+     */
+    meta: MetaDto;
+    /**
+     * The dimension
+     */
+    by: LoadDimension;
+    /**
+     * All the load over the window: average active sessions (sessions seen, summed over the samples, divided by the samples)
+     */
+    activeSessions: number;
+    /**
+     * The top contributors, largest first
+     */
+    contributors: Array<LoadContributorDto>;
+};
+
+export type LoadTotalsDto = {
+    /**
+     * Over the window: average active sessions (sessions seen, summed over the samples, divided by the samples)
+     */
+    activeSessions: number;
+    /**
+     * The largest groups over the window, largest first
+     */
+    groups: Array<LoadGroupDto>;
+    /**
+     * The other groups: average active sessions (sessions seen, summed over the samples, divided by the samples)
+     */
+    otherActiveSessions: number;
+    /**
+     * Autovacuum workers: average active sessions (sessions seen, summed over the samples, divided by the samples)
+     */
+    autovacuumWorkers: number;
+    /**
+     * Idle in transaction: average active sessions (sessions seen, summed over the samples, divided by the samples)
+     */
+    idleInTransactionSessions: number;
+    /**
+     * Samples over the window
+     */
+    samples: number;
+};
+
+export type LockChainDto = {
+    /**
+     * The root blocker’s pid
+     */
+    rootPid: number;
+    /**
+     * When the chain was first seen (to sample precision)
+     */
+    began: string;
+    /**
+     * When it was last seen
+     */
+    ended: string;
+    /**
+     * The root blocker’s role
+     */
+    user: string | null;
+    /**
+     * Its application_name
+     */
+    application: string | null;
+    /**
+     * Its state when last seen (idle in transaction …)
+     */
+    state: string | null;
+    /**
+     * Its query_id (14+)
+     */
+    queryId: string | null;
+    /**
+     * Its last statement, redacted as QUERY_TEXT says (null with none)
+     */
+    query: string | null;
+    /**
+     * Its transaction’s start
+     */
+    transactionStart: string | null;
+    /**
+     * The most sessions seen waiting behind it at once
+     */
+    maxWaiting: number;
+    /**
+     * The longest wait seen behind it, ms
+     */
+    longestWaitMs: number | null;
+    /**
+     * What the waiters wanted that it held
+     */
+    holds: string | null;
+};
+
+export type LocksResponseDto = {
+    /**
+     * When and how this answer was collected; meta.window its coverage
+     */
+    meta: MetaDto;
+    /**
+     * The chains seen in the window, newest first
+     */
+    chains: Array<LockChainDto>;
+};
+
 export type MetaDto = {
     /**
      * When the figures were read (ISO 8601)
@@ -1632,6 +1850,17 @@ export type WaitEventTypeCountDto = {
     count: number;
 };
 
+export type WaitShareDto = {
+    /**
+     * type:event, or CPU
+     */
+    waitEvent: string;
+    /**
+     * Its share of the contributor’s load, 0..1
+     */
+    share: number;
+};
+
 /**
  * Stable code (documented in the README): what kind of limit this is
  */
@@ -1852,6 +2081,87 @@ export type GetActivityResponses = {
 };
 
 export type GetActivityResponse = GetActivityResponses[keyof GetActivityResponses];
+
+export type ListLockChainsData = {
+    body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
+    path?: never;
+    query?: {
+        /**
+         * The watched server, by its configured name (default: the first configured); GET /api/db/monitoring/targets lists them. An unknown name is a 404 TARGET_NOT_FOUND. (No example: the names are each instance's own.)
+         */
+        target?: string;
+        /**
+         * A window ending now, such as 15m, 1h or 7d (s, m, h or d). The chains seen in it (default 1h), from the history store; not with from/to. Without window, from and to the answer is the live one, cumulative since the last reset
+         */
+        window?: string;
+        /**
+         * Start of the window: ISO 8601 (2026-11-28T03:00:00Z), or relative to now (-15m, -2h); with `to` (default now) instead of `window`
+         */
+        from?: string;
+        /**
+         * End of the window: ISO 8601, now (the default), or relative to now (-15m); needs `from`
+         */
+        to?: string;
+        /**
+         * How many chains, newest first
+         */
+        limit?: number;
+    };
+    url: '/api/db/monitoring/postgres/activity/locks';
+};
+
+export type ListLockChainsErrors = {
+    /**
+     * A query parameter is invalid (code INVALID_PARAMETER; invalidParams names it)
+     */
+    400: ProblemDto;
+    /**
+     * Missing or wrong bearer token (code UNAUTHORIZED)
+     */
+    401: ProblemDto;
+    /**
+     * The pgscope role lacks a privilege this request needs (code INSUFFICIENT_PRIVILEGE)
+     */
+    403: ProblemDto;
+    /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
+    /**
+     * History is off (code HISTORY_DISABLED): a window, from or to needs the history store; the hint says how
+     */
+    409: ProblemDto;
+    /**
+     * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
+     */
+    429: ProblemDto;
+    /**
+     * An unexpected failure (code INTERNAL_ERROR); the cause is in the service log, never in the response
+     */
+    500: ProblemDto;
+    /**
+     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE), a needed extension is missing, or, for a windowed request, the history store does not answer (code HISTORY_UNAVAILABLE, with the cause)
+     */
+    503: ProblemDto;
+    /**
+     * The monitoring query hit QUERY_TIMEOUT_MS and was cancelled on the server (code QUERY_TIMEOUT)
+     */
+    504: ProblemDto;
+};
+
+export type ListLockChainsError = ListLockChainsErrors[keyof ListLockChainsErrors];
+
+export type ListLockChainsResponses = {
+    200: LocksResponseDto;
+};
+
+export type ListLockChainsResponse = ListLockChainsResponses[keyof ListLockChainsResponses];
 
 export type GetCacheData = {
     body?: never;
@@ -2402,6 +2712,180 @@ export type ListIndexesResponses = {
 };
 
 export type ListIndexesResponse = ListIndexesResponses[keyof ListIndexesResponses];
+
+export type GetLoadData = {
+    body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
+    path?: never;
+    query?: {
+        /**
+         * The watched server, by its configured name (default: the first configured); GET /api/db/monitoring/targets lists them. An unknown name is a 404 TARGET_NOT_FOUND. (No example: the names are each instance's own.)
+         */
+        target?: string;
+        /**
+         * A window ending now, such as 15m, 1h or 7d (s, m, h or d). The load over it (default 1h), from the history store; not with from/to. Without window, from and to the answer is the live one, cumulative since the last reset
+         */
+        window?: string;
+        /**
+         * Start of the window: ISO 8601 (2026-11-28T03:00:00Z), or relative to now (-15m, -2h); with `to` (default now) instead of `window`
+         */
+        from?: string;
+        /**
+         * End of the window: ISO 8601, now (the default), or relative to now (-15m); needs `from`
+         */
+        to?: string;
+        /**
+         * Width of each point: at least LOAD_BUCKET_SECONDS (default 10 s), buckets aligned to the epoch; default about 120 points over the window
+         */
+        step?: string;
+        /**
+         * What the load is split by: waitEventType (CPU, Lock, LWLock, IO …), waitEvent (Lock:transactionid …), queryId (the statement; its redacted text where it has no query_id: always on PostgreSQL 13, and on 14+ while a statement waits on a lock its parse analysis takes), database, user or application
+         */
+        groupBy?: LoadDimension;
+        /**
+         * How many groups (the largest over the window); the rest is summed in otherActiveSessions
+         */
+        limit?: number;
+    };
+    url: '/api/db/monitoring/postgres/load';
+};
+
+export type GetLoadErrors = {
+    /**
+     * A query parameter is invalid (code INVALID_PARAMETER; invalidParams names it)
+     */
+    400: ProblemDto;
+    /**
+     * Missing or wrong bearer token (code UNAUTHORIZED)
+     */
+    401: ProblemDto;
+    /**
+     * The pgscope role lacks a privilege this request needs (code INSUFFICIENT_PRIVILEGE)
+     */
+    403: ProblemDto;
+    /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
+    /**
+     * History is off (code HISTORY_DISABLED): a window, from or to needs the history store; the hint says how
+     */
+    409: ProblemDto;
+    /**
+     * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
+     */
+    429: ProblemDto;
+    /**
+     * An unexpected failure (code INTERNAL_ERROR); the cause is in the service log, never in the response
+     */
+    500: ProblemDto;
+    /**
+     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE), a needed extension is missing, or, for a windowed request, the history store does not answer (code HISTORY_UNAVAILABLE, with the cause)
+     */
+    503: ProblemDto;
+    /**
+     * The monitoring query hit QUERY_TIMEOUT_MS and was cancelled on the server (code QUERY_TIMEOUT)
+     */
+    504: ProblemDto;
+};
+
+export type GetLoadError = GetLoadErrors[keyof GetLoadErrors];
+
+export type GetLoadResponses = {
+    200: LoadResponseDto;
+};
+
+export type GetLoadResponse = GetLoadResponses[keyof GetLoadResponses];
+
+export type GetLoadTopData = {
+    body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
+    path?: never;
+    query?: {
+        /**
+         * The watched server, by its configured name (default: the first configured); GET /api/db/monitoring/targets lists them. An unknown name is a 404 TARGET_NOT_FOUND. (No example: the names are each instance's own.)
+         */
+        target?: string;
+        /**
+         * A window ending now, such as 15m, 1h or 7d (s, m, h or d). The load over it (default 15m), from the history store; not with from/to. Without window, from and to the answer is the live one, cumulative since the last reset
+         */
+        window?: string;
+        /**
+         * Start of the window: ISO 8601 (2026-11-28T03:00:00Z), or relative to now (-15m, -2h); with `to` (default now) instead of `window`
+         */
+        from?: string;
+        /**
+         * End of the window: ISO 8601, now (the default), or relative to now (-15m); needs `from`
+         */
+        to?: string;
+        /**
+         * The dimension whose top contributors are listed
+         */
+        by?: LoadDimension;
+        /**
+         * How many contributors
+         */
+        limit?: number;
+    };
+    url: '/api/db/monitoring/postgres/load/top';
+};
+
+export type GetLoadTopErrors = {
+    /**
+     * A query parameter is invalid (code INVALID_PARAMETER; invalidParams names it)
+     */
+    400: ProblemDto;
+    /**
+     * Missing or wrong bearer token (code UNAUTHORIZED)
+     */
+    401: ProblemDto;
+    /**
+     * The pgscope role lacks a privilege this request needs (code INSUFFICIENT_PRIVILEGE)
+     */
+    403: ProblemDto;
+    /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
+    /**
+     * History is off (code HISTORY_DISABLED): a window, from or to needs the history store; the hint says how
+     */
+    409: ProblemDto;
+    /**
+     * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
+     */
+    429: ProblemDto;
+    /**
+     * An unexpected failure (code INTERNAL_ERROR); the cause is in the service log, never in the response
+     */
+    500: ProblemDto;
+    /**
+     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE), a needed extension is missing, or, for a windowed request, the history store does not answer (code HISTORY_UNAVAILABLE, with the cause)
+     */
+    503: ProblemDto;
+    /**
+     * The monitoring query hit QUERY_TIMEOUT_MS and was cancelled on the server (code QUERY_TIMEOUT)
+     */
+    504: ProblemDto;
+};
+
+export type GetLoadTopError = GetLoadTopErrors[keyof GetLoadTopErrors];
+
+export type GetLoadTopResponses = {
+    200: LoadTopResponseDto;
+};
+
+export type GetLoadTopResponse = GetLoadTopResponses[keyof GetLoadTopResponses];
 
 export type ListStatementsData = {
     body?: never;

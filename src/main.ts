@@ -4,6 +4,7 @@ import { createApp } from './app.setup';
 import { apiTokens, ConfigError, Env, isLoopback, loadEnv, LOG_LEVELS } from './config/env';
 import { DemoServer } from './embedded/demo';
 import { HistoryCollector } from './history/collector.service';
+import { LoadSampler } from './load/load.sampler';
 import { TargetRegistry } from './targets/registry';
 import { loadTargets, TargetConfig, targetFromUrl } from './targets/targets.config';
 
@@ -112,6 +113,7 @@ async function bootstrap(): Promise<void> {
   await app.listen(env.PORT, env.HOST);
   registry.start();
   app.get(HistoryCollector).start();
+  app.get(LoadSampler).start();
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : env.PORT;
   const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;

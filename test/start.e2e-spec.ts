@@ -114,7 +114,7 @@ describe('npm start without DATABASE_URL', () => {
     },
   );
 
-  it('shows deltas of the demo workload within a minute (history cadences of 10 s)', async () => {
+  it('shows deltas and the load of the demo workload within a minute (history cadences of 10 s)', async () => {
     const service = await startService();
     try {
       const started = Date.now();
@@ -136,6 +136,23 @@ describe('npm start without DATABASE_URL', () => {
         await fetch(`${service.baseUrl}/api/db/monitoring/postgres/history/database?window=5m&step=10s`)
       ).json();
       expect(cache.points.some((p: any) => p.transactionsPerSecond > 0)).toBe(true);
+      // The load chart data: the demo's slow report (pg_sleep) and its lock chain, within a minute of the start.
+      let top: any[] = [];
+      let chains: any[] = [];
+      while (Date.now() - started < 60_000) {
+        const load: any = await (
+          await fetch(`${service.baseUrl}/api/db/monitoring/postgres/load/top?window=5m&by=waitEvent`)
+        ).json();
+        const locks: any = await (
+          await fetch(`${service.baseUrl}/api/db/monitoring/postgres/activity/locks?window=5m`)
+        ).json();
+        top = load.contributors ?? [];
+        chains = locks.chains ?? [];
+        if (top.some((c) => c.key === 'Timeout:PgSleep') && chains.length > 0) break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      expect(top.find((c) => c.key === 'Timeout:PgSleep')?.activeSessions).toBeGreaterThan(0);
+      expect(chains[0]).toMatchObject({ maxWaiting: 1, holds: 'relation shop.products (ShareRowExclusiveLock)' });
     } finally {
       service.child.kill('SIGTERM');
     }

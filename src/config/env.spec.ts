@@ -10,6 +10,8 @@ describe('loadEnv', () => {
       HISTORY_DATABASE_INTERVAL: 60_000,
       HISTORY_RELATIONS_INTERVAL: 300_000,
       HISTORY_SIZES_INTERVAL: 1_800_000,
+      LOAD_SAMPLE_MS: 1000,
+      LOAD_BUCKET_SECONDS: 10,
       HOST: '127.0.0.1',
       PORT: 3000,
       MAX_TARGETS: 200,
@@ -49,6 +51,8 @@ describe('loadEnv', () => {
       HISTORY_DATABASE_INTERVAL: '2m',
       HISTORY_RELATIONS_INTERVAL: '1h',
       HISTORY_SIZES_INTERVAL: '1500ms',
+      LOAD_SAMPLE_MS: '250',
+      LOAD_BUCKET_SECONDS: '5',
     });
     expect({ ...env }).toEqual({
       HISTORY: 'on',
@@ -59,6 +63,8 @@ describe('loadEnv', () => {
       HISTORY_DATABASE_INTERVAL: 120_000,
       HISTORY_RELATIONS_INTERVAL: 3_600_000,
       HISTORY_SIZES_INTERVAL: 1500,
+      LOAD_SAMPLE_MS: 250,
+      LOAD_BUCKET_SECONDS: 5,
       ALLOW_UNAUTHENTICATED: false,
       RATE_LIMIT_PER_MINUTE: 0,
       QUERY_TEXT: 'redacted',
@@ -108,6 +114,8 @@ describe('loadEnv', () => {
       'HISTORY_STATEMENTS_INTERVAL must be a duration from 1s to 1d, such as 10s, 60s or 5m',
     ],
     ['HISTORY_SIZES_INTERVAL', '2d', 'HISTORY_SIZES_INTERVAL must be a duration from 1s to 1d, such as 10s, 60s or 5m'],
+    ['LOAD_SAMPLE_MS', '-1', 'LOAD_SAMPLE_MS must be an integer number of milliseconds from 0 (off) to 60000'],
+    ['LOAD_BUCKET_SECONDS', '0', 'LOAD_BUCKET_SECONDS must be an integer number of seconds from 1 to 3600'],
     [
       'HISTORY_DATABASE_URL',
       'mysql://x',

@@ -204,6 +204,20 @@ export class Env {
   @Max(86_400_000)
   HISTORY_SIZES_INTERVAL = 1_800_000;
 
+  /** Database load: pg_stat_activity is sampled this often per target, in ms (0 = off). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
+  LOAD_SAMPLE_MS = 1000;
+
+  /** Samples are aggregated in memory into buckets of this many seconds, written once each. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  LOAD_BUCKET_SECONDS = 10;
+
   /** Below this many blocks (hit + read) a ratio gets no status: too little traffic to judge. */
   @Transform(toInt)
   @IsInt()
@@ -240,6 +254,8 @@ const EXPECTS: Record<keyof Env, string> = {
   HISTORY_DATABASE_INTERVAL: 'a duration from 1s to 1d, such as 10s, 60s or 5m',
   HISTORY_RELATIONS_INTERVAL: 'a duration from 1s to 1d, such as 10s, 60s or 5m',
   HISTORY_SIZES_INTERVAL: 'a duration from 1s to 1d, such as 10s, 60s or 5m',
+  LOAD_SAMPLE_MS: 'an integer number of milliseconds from 0 (off) to 60000',
+  LOAD_BUCKET_SECONDS: 'an integer number of seconds from 1 to 3600',
 };
 
 export class ConfigError extends Error {

@@ -14,6 +14,9 @@ export const PARTITIONED = [
   'database_deltas',
   'relation_deltas',
   'relation_sizes',
+  'load_ticks',
+  'load_buckets',
+  'lock_chains',
 ] as const;
 
 /** int8 and numeric as JS numbers (deltas fit in 2^53); 64-bit identifiers are cast to text in SQL. */

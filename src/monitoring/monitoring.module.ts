@@ -18,6 +18,9 @@ import { TargetsController } from './targets/targets.controller';
 import { HistoryCollector } from '../history/collector.service';
 import { HistoryController } from './history/history.controller';
 import { HistorySeries } from './history/history.series';
+import { LoadController } from './load/load.controller';
+import { LoadHistory } from './load/load.history';
+import { LoadSampler } from '../load/load.sampler';
 import { DatabaseSnapshot } from './database/database.snapshot';
 import { RelationsSnapshot } from './indexes/relations.snapshot';
 import { SizesSnapshot } from './shared/sizes.snapshot';
@@ -33,6 +36,7 @@ import { StatementsSnapshot } from './statements/statements.snapshot';
     CacheController,
     TargetsController,
     HistoryController,
+    LoadController,
   ],
   providers: [
     OverviewService,
@@ -51,7 +55,9 @@ import { StatementsSnapshot } from './statements/statements.snapshot';
     SizesSnapshot,
     HistoryCollector,
     HistorySeries,
+    LoadHistory,
+    LoadSampler,
   ],
-  exports: [HistoryCollector],
+  exports: [HistoryCollector, LoadSampler],
 })
 export class MonitoringModule {}

@@ -33,6 +33,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
       'The history store: snapshots of the counters as deltas, time series, and what is stored (windows of the other ' +
         'families take `window` or `from` and `to`)',
     )
+    .addTag('load', 'Database load: sampled active sessions by wait, statement and client over time, and lock chains')
     .addTag('targets', 'The watched servers (targets) and their databases: status, discovery, capabilities')
     .addTag('health', 'Liveness and readiness probes; open without a token, they reveal nothing about the database')
     .setLicense('MIT', 'https://opensource.org/licenses/MIT')

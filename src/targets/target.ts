@@ -60,6 +60,11 @@ export class Target {
     return this.status;
   }
 
+  /** cpuCount of its configuration, or null. */
+  get cpuCount(): number | null {
+    return this.config.cpuCount;
+  }
+
   /** The database of the URL: the default of a request that names none. */
   get defaultDatabase(): string {
     return this.config.database;

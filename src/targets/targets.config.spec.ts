@@ -35,6 +35,7 @@ describe('loadTargets', () => {
         labels: {},
         poolMax: 3,
         queryTimeoutMs: 5000,
+        cpuCount: null,
       },
     ]);
   });
@@ -48,6 +49,7 @@ targets:
     labels: { env: prod, team: payments, tier: 1 }
     poolMax: 2
     queryTimeoutMs: 2500
+    cpuCount: 16
   - name: reporting
     url: postgresql://mon:pw@db2/reports
     databases: [reports, archive, reports]
@@ -61,6 +63,7 @@ targets:
         labels: { env: 'prod', team: 'payments', tier: '1' },
         poolMax: 2,
         queryTimeoutMs: 2500,
+        cpuCount: 16,
       },
       expect.objectContaining({
         name: 'reporting',
@@ -124,7 +127,7 @@ targets:
     ],
     [
       'targets: [{ name: a, url: "postgres://h/d", pool: 3 }]',
-      'one of the fields name, url, databases, labels, poolMax, queryTimeoutMs, passwordEnv, passwordFile (target "a": pool)',
+      'one of the fields name, url, databases, labels, poolMax, queryTimeoutMs, cpuCount, passwordEnv, passwordFile (target "a": pool)',
     ],
     [
       'targets: [{ name: a, url: "postgres://h/d" }, { name: a, url: "postgres://h/e" }]',

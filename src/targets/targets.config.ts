@@ -16,12 +16,24 @@ export interface TargetConfig {
   labels: Record<string, string>;
   poolMax: number;
   queryTimeoutMs: number;
+  /** The server's CPUs, where the file gives them: the line a load chart must stay under. */
+  cpuCount: number | null;
 }
 
 export const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
 const DATABASE_NAME = /^[^\p{Cc}]{1,63}$/u;
-const FIELDS = ['name', 'url', 'databases', 'labels', 'poolMax', 'queryTimeoutMs', 'passwordEnv', 'passwordFile'];
+const FIELDS = [
+  'name',
+  'url',
+  'databases',
+  'labels',
+  'poolMax',
+  'queryTimeoutMs',
+  'cpuCount',
+  'passwordEnv',
+  'passwordFile',
+];
 
 /**
  * The targets of this instance: TARGETS_FILE (YAML, or JSON, which is YAML), or DATABASE_URL as one target named
@@ -111,6 +123,7 @@ function parseTarget(raw: unknown, index: number, env: Env, variable: string): T
     labels: labelsOf(t.labels, name, fail),
     poolMax: intOf(t.poolMax, env.POOL_MAX, 1, 50, 'poolMax', name, fail),
     queryTimeoutMs: intOf(t.queryTimeoutMs, env.QUERY_TIMEOUT_MS, 100, 600_000, 'queryTimeoutMs', name, fail),
+    cpuCount: t.cpuCount === undefined ? null : intOf(t.cpuCount, 0, 1, 4096, 'cpuCount', name, fail),
   };
 }
 
