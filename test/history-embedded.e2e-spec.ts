@@ -150,30 +150,42 @@ describe('the embedded history store', () => {
     let caught = 0;
     for (let round = 0; round < 4; round++) {
       const child = start();
+      // A round lets a couple of snapshots complete before it hunts for one in flight.
+      const hunt = Date.now() + 2500;
       const exited = new Promise((r) => child.once('exit', r));
-      await delay(2500);
+      await delay(1000);
       for (let i = 0; i < 50; i++) await runner.unsafe(`select ${i} as c${i % 7}`);
-      // Killed while a snapshot's transaction is open on the store (its backend is in a transaction).
-      const port = Number(fs.readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[3]);
+      // Killed while a snapshot's transaction is open on the store (its backend is in a transaction). The store may
+      // still be the last round's orphan, being stopped, or starting: read its port afresh until one answers.
       const password = fs.readFileSync(path.join(dir, 'password'), 'utf8').trim();
-      const probe = postgres(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, {
-        max: 1,
-        onnotice: () => undefined,
-      });
+      let probe: postgres.Sql | undefined;
       try {
-        for (let i = 0; i < 2000; i++) {
-          const [row] = await probe<{ n: number }[]>`
-            select count(*)::int as n from pg_stat_activity
-             where application_name = 'pgscope-history' and xact_start is not null`;
-          if (row.n > 0) {
-            caught++;
-            break;
+        for (const until = Date.now() + 30_000; Date.now() < until;) {
+          try {
+            const port = Number(fs.readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[3]);
+            probe ??= postgres(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, {
+              max: 1,
+              onnotice: () => undefined,
+              connect_timeout: 2,
+            });
+            const [row] = await probe<{ n: number }[]>`
+              select count(*)::int as n from pg_stat_activity
+               where application_name = 'pgscope-history' and xact_start is not null`;
+            if (row.n > 0 && Date.now() >= hunt) {
+              caught++;
+              break;
+            }
+          } catch {
+            // Not up (or the orphan just went away): a new connection next time.
+            await probe?.end({ timeout: 0 }).catch(() => undefined);
+            probe = undefined;
+            await delay(100);
           }
         }
       } finally {
         child.kill('SIGKILL');
         await exited;
-        await probe.end({ timeout: 1 });
+        await probe?.end({ timeout: 1 }).catch(() => undefined);
       }
     }
     expect(caught).toBeGreaterThan(0);
