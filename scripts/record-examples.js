@@ -32,6 +32,7 @@ const OPERATIONS = {
   getLoad: `${API}/load?window=1m&step=10s&groupBy=waitEventType&limit=3`,
   getLoadTop: `${API}/load/top?window=1m&by=queryId&limit=2`,
   listLockChains: `${API}/activity/locks?window=1m&limit=2`,
+  getVacuum: `${API}/vacuum?limit=2`,
   listTargets: '/api/db/monitoring/targets',
   getLiveness: '/health/live',
   getReadiness: '/health/ready',

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { GetActivityData, GetActivityErrors, GetActivityResponses, GetCacheData, GetCacheErrors, GetCacheResponses, GetDatabaseHistoryData, GetDatabaseHistoryErrors, GetDatabaseHistoryResponses, GetHistoryStatusData, GetHistoryStatusErrors, GetHistoryStatusResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetLoadData, GetLoadErrors, GetLoadResponses, GetLoadTopData, GetLoadTopErrors, GetLoadTopResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetServerOverviewData, GetServerOverviewErrors, GetServerOverviewResponses, GetSizesHistoryData, GetSizesHistoryErrors, GetSizesHistoryResponses, GetStatementHistoryData, GetStatementHistoryErrors, GetStatementHistoryResponses, ListIndexesData, ListIndexesErrors, ListIndexesResponses, ListLockChainsData, ListLockChainsErrors, ListLockChainsResponses, ListStatementsData, ListStatementsErrors, ListStatementsResponses, ListTargetsData, ListTargetsErrors, ListTargetsResponses } from './types.gen.js';
+import type { GetActivityData, GetActivityErrors, GetActivityResponses, GetCacheData, GetCacheErrors, GetCacheResponses, GetDatabaseHistoryData, GetDatabaseHistoryErrors, GetDatabaseHistoryResponses, GetHistoryStatusData, GetHistoryStatusErrors, GetHistoryStatusResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetLoadData, GetLoadErrors, GetLoadResponses, GetLoadTopData, GetLoadTopErrors, GetLoadTopResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetServerOverviewData, GetServerOverviewErrors, GetServerOverviewResponses, GetSizesHistoryData, GetSizesHistoryErrors, GetSizesHistoryResponses, GetStatementHistoryData, GetStatementHistoryErrors, GetStatementHistoryResponses, GetVacuumData, GetVacuumErrors, GetVacuumResponses, ListIndexesData, ListIndexesErrors, ListIndexesResponses, ListLockChainsData, ListLockChainsErrors, ListLockChainsResponses, ListStatementsData, ListStatementsErrors, ListStatementsResponses, ListTargetsData, ListTargetsErrors, ListTargetsResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -153,6 +153,17 @@ export const getLoadTop = <ThrowOnError extends boolean = false>(options?: Optio
 export const listStatements = <ThrowOnError extends boolean = false>(options?: Options<ListStatementsData, ThrowOnError>) => (options?.client ?? client).get<ListStatementsResponses, ListStatementsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/db/monitoring/postgres/statements',
+    ...options
+});
+
+/**
+ * Maintenance: wraparound, autovacuum’s verdict per table, the xmin horizon and who holds it, progress
+ *
+ * Per database of the server, how far its oldest XID and multixact are from a forced vacuum (autovacuum_freeze_max_age) and from the point where the server refuses writes (2^31 − 1 less the stop margin: 3,000,000 since 14, 1,000,000 XIDs on 13). Per table of `database`, the most urgent first: autovacuum’s own thresholds (base + scale_factor × reltuples in float4, the table’s reloptions overriding the server’s settings; on 18 the vacuum threshold capped by autovacuum_vacuum_max_threshold and the insert threshold scaled by the unfrozen pages) and its verdict with the reason. The xmin horizon: every session, replication slot, prepared transaction and hot_standby_feedback standby that holds it, the oldest first, each with the statement that would release it (a hint: pgscope never runs it). The long operations running now (pg_stat_progress_*) with phase, share done and an ETA at the rate so far, and the sequences nearest their end. Live: read in one transaction.
+ */
+export const getVacuum = <ThrowOnError extends boolean = false>(options?: Options<GetVacuumData, ThrowOnError>) => (options?.client ?? client).get<GetVacuumResponses, GetVacuumErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/db/monitoring/postgres/vacuum',
     ...options
 });
 

@@ -73,6 +73,11 @@ export type ActivitySummaryDto = {
 };
 
 /**
+ * What autovacuum would do now: freeze (an anti-wraparound vacuum, forced even when autovacuum is off), vacuum (dead tuples or inserts over their threshold), analyze, none
+ */
+export type AutovacuumDue = 'freeze' | 'vacuum' | 'analyze' | 'none';
+
+/**
  * How far to trust the figure
  */
 export type BloatConfidence = 'high' | 'medium' | 'low' | 'unavailable';
@@ -420,6 +425,25 @@ export type DatabaseSeriesResponseDto = {
     points: Array<DatabasePointDto>;
 };
 
+export type DatabaseVacuumDto = {
+    /**
+     * pg_database.datname
+     */
+    name: string;
+    /**
+     * datallowconn (template0 does not: autovacuum still freezes it)
+     */
+    allowsConnections: boolean;
+    /**
+     * Transaction IDs
+     */
+    xid: WraparoundDto;
+    /**
+     * Multixact IDs
+     */
+    multixact: WraparoundDto;
+};
+
 /**
  * How its databases are chosen: all (discovered), list (configured), url (its URL database only)
  */
@@ -487,6 +511,89 @@ export type HistoryStatusResponseDto = {
      */
     collections: Array<CollectionDto>;
 };
+
+export type HorizonDto = {
+    /**
+     * The oldest xmin held, as an age in transactions (0: nothing holds the horizon)
+     */
+    oldestAge: number;
+    /**
+     * Each holder, the oldest (the worst) first
+     */
+    holders: Array<HorizonHolderDto>;
+};
+
+export type HorizonHolderDto = {
+    /**
+     * What holds it
+     */
+    kind: HorizonHolderKind;
+    /**
+     * Its age in transactions: the oldest of its xmin, xid and catalog_xmin
+     */
+    age: number;
+    /**
+     * Since when it holds it, in ms (a session’s transaction, a prepared transaction, an inactive slot on 17+); null when unknown
+     */
+    ageMs: number | null;
+    /**
+     * Backend pid (a session, a standby’s walsender, a slot’s active pid)
+     */
+    pid: number | null;
+    /**
+     * The slot’s name, the prepared transaction’s gid, the standby’s application_name
+     */
+    name: string | null;
+    /**
+     * Database
+     */
+    database: string | null;
+    /**
+     * Role (a prepared transaction’s owner)
+     */
+    user: string | null;
+    /**
+     * application_name
+     */
+    application: string | null;
+    /**
+     * A session’s state (idle in transaction …), a standby’s
+     */
+    state: string | null;
+    /**
+     * age(backend_xmin), age(slot xmin)
+     */
+    xminAge: number | null;
+    /**
+     * age(backend_xid), age(prepared transaction)
+     */
+    xidAge: number | null;
+    /**
+     * A logical slot’s age(catalog_xmin)
+     */
+    catalogXminAge: number | null;
+    /**
+     * A slot: in use now
+     */
+    active: boolean | null;
+    /**
+     * A slot’s type (physical, logical), a session’s backend type
+     */
+    type: string | null;
+    /**
+     * A standby’s client address
+     */
+    clientAddr: string | null;
+    /**
+     * How to release it (never run by pgscope)
+     */
+    hint: string;
+};
+
+/**
+ * What holds it
+ */
+export type HorizonHolderKind = 'session' | 'replication_slot' | 'prepared_transaction' | 'standby';
 
 export type IndexCacheDto = {
     /**
@@ -984,6 +1091,65 @@ export type ProblemDto = {
     invalidParams?: Array<InvalidParamDto>;
 };
 
+export type ProgressDto = {
+    /**
+     * VACUUM, ANALYZE, CREATE INDEX (CONCURRENTLY), REINDEX, CLUSTER, VACUUM FULL, COPY FROM/TO, BASE_BACKUP
+     */
+    command: string;
+    /**
+     * Backend pid
+     */
+    pid: number;
+    /**
+     * Database
+     */
+    database: string | null;
+    /**
+     * The relation (schema-qualified where not on the search path); null in another database than the one asked
+     */
+    relation: string | null;
+    /**
+     * The view’s phase
+     */
+    phase: string | null;
+    /**
+     * Done of the phase’s counter (blocks, tuples or bytes)
+     */
+    done: number | null;
+    /**
+     * Its total; null where the view gives none
+     */
+    total: number | null;
+    /**
+     * What done and total count
+     */
+    unit: string;
+    /**
+     * done / total, 0..1; null without a total
+     */
+    share: number | null;
+    /**
+     * When it started (pg_stat_activity.query_start)
+     */
+    startedAt: string | null;
+    /**
+     * Elapsed, ms
+     */
+    elapsedMs: number | null;
+    /**
+     * Time left at the rate so far, ms; null without a share
+     */
+    etaMs: number | null;
+    /**
+     * Role
+     */
+    user: string | null;
+    /**
+     * application_name
+     */
+    application: string | null;
+};
+
 /**
  * The server's QUERY_TEXT setting: `full` shows texts as PostgreSQL has them, `redacted` replaces every literal (strings, dollar-quoted bodies, numbers) with `?` and drops comments, `none` makes every `query` null.
  */
@@ -1019,6 +1185,49 @@ export type RelationSizeSeriesDto = {
      * One point per bucket, oldest first
      */
     points: Array<SizePointDto>;
+};
+
+export type SequenceDto = {
+    /**
+     * Schema
+     */
+    schema: string;
+    /**
+     * Sequence
+     */
+    name: string;
+    /**
+     * smallint, integer or bigint
+     */
+    dataType: string;
+    /**
+     * last_value; null if never called or not readable by the role (see readable)
+     */
+    lastValue: number | null;
+    /**
+     * minvalue
+     */
+    minValue: number;
+    /**
+     * maxvalue (the type’s maximum unless set lower)
+     */
+    maxValue: number;
+    /**
+     * increment
+     */
+    increment: number;
+    /**
+     * CYCLE: wraps around instead of failing
+     */
+    cycle: boolean;
+    /**
+     * The role may read it (SELECT or USAGE)
+     */
+    readable: boolean;
+    /**
+     * How far it has gone from its start to its end (maxvalue, or minvalue descending), 0..1
+     */
+    share: number | null;
 };
 
 export type ServerOverviewDto = {
@@ -1700,6 +1909,105 @@ export type TableDto = {
  */
 export type TableKind = 'table' | 'partitioned' | 'materialized view';
 
+export type TableVacuumDto = {
+    /**
+     * Schema
+     */
+    schema: string;
+    /**
+     * Table (or materialized view)
+     */
+    table: string;
+    /**
+     * What autovacuum would do now: freeze (an anti-wraparound vacuum, forced even when autovacuum is off), vacuum (dead tuples or inserts over their threshold), analyze, none
+     */
+    autovacuumDue: AutovacuumDue;
+    /**
+     * The largest of its figures over their thresholds (dead tuples, inserts, changes, XID and multixact ages): ≥ 1 is due; the order of tables after forced freezes
+     */
+    urgency: number;
+    /**
+     * Why, with the figures
+     */
+    reason: string;
+    /**
+     * false: autovacuum_enabled=false on the table (or autovacuum off on the server): only a forced freeze runs
+     */
+    autovacuumEnabled: boolean;
+    /**
+     * The table’s autovacuum reloptions (they override the server’s settings)
+     */
+    overrides: Array<string>;
+    /**
+     * pg_class.reltuples (the estimate the thresholds scale; −1, never counted, as 0)
+     */
+    reltuples: number;
+    /**
+     * pg_stat_all_tables.n_live_tup
+     */
+    liveTuples: number | null;
+    /**
+     * Dead tuples against the vacuum threshold (capped by autovacuum_vacuum_max_threshold on 18)
+     */
+    vacuum: ThresholdDto;
+    /**
+     * Inserts since the last vacuum against the insert threshold (on 18 scaled by the unfrozen pages); null when autovacuum_vacuum_insert_threshold is −1
+     */
+    insert: ThresholdDto | null;
+    /**
+     * Changes since the last analyze against the analyze threshold
+     */
+    analyze: ThresholdDto;
+    /**
+     * age(relfrozenxid)
+     */
+    xidAge: number;
+    /**
+     * The freeze age that forces a vacuum: autovacuum_freeze_max_age, or the table’s lower own
+     */
+    freezeMaxAge: number;
+    /**
+     * mxid_age(relminmxid)
+     */
+    mxidAge: number;
+    /**
+     * autovacuum_multixact_freeze_max_age, or the table’s lower own
+     */
+    multixactFreezeMaxAge: number;
+    /**
+     * Last manual VACUUM
+     */
+    lastVacuum: string | null;
+    /**
+     * Last autovacuum
+     */
+    lastAutovacuum: string | null;
+    /**
+     * Last manual ANALYZE
+     */
+    lastAnalyze: string | null;
+    /**
+     * Last autoanalyze
+     */
+    lastAutoanalyze: string | null;
+    /**
+     * Manual vacuums since the statistics reset
+     */
+    vacuumCount: number | null;
+    /**
+     * Autovacuums
+     */
+    autovacuumCount: number | null;
+    /**
+     * Manual analyzes
+     */
+    analyzeCount: number | null;
+    /**
+     * Autoanalyzes
+     */
+    autoanalyzeCount: number | null;
+};
+
 export type TablesCacheDto = {
     /**
      * Heap of all user tables: hit / (hit + read), 0..1; null when hit + read is 0
@@ -1839,6 +2147,60 @@ export type TargetsResponseDto = {
     targets: Array<TargetDto>;
 };
 
+export type ThresholdDto = {
+    /**
+     * What autovacuum compares (dead tuples, inserts since the last vacuum, changes since the last analyze)
+     */
+    value: number;
+    /**
+     * Its threshold as PostgreSQL computes it (float4): base + scale_factor × reltuples
+     */
+    threshold: number;
+    /**
+     * The base (…_threshold), the table’s own where its reloptions set it
+     */
+    base: number;
+    /**
+     * The scale factor (…_scale_factor), the table’s own where its reloptions set it
+     */
+    scaleFactor: number;
+    /**
+     * value > threshold: autovacuum would take the table for this
+     */
+    due: boolean;
+};
+
+export type VacuumResponseDto = {
+    /**
+     * When and how this answer was collected
+     */
+    meta: MetaDto;
+    /**
+     * The database the tables and sequences are of
+     */
+    database: string;
+    /**
+     * Every database of the server, the oldest first
+     */
+    databases: Array<DatabaseVacuumDto>;
+    /**
+     * Tables of `database`, the most urgent first (urgency: the largest figure over its threshold)
+     */
+    tables: Array<TableVacuumDto>;
+    /**
+     * The xmin horizon and who holds it, cluster-wide
+     */
+    horizon: HorizonDto;
+    /**
+     * Long operations running now, the oldest first
+     */
+    progress: Array<ProgressDto>;
+    /**
+     * Sequences of `database` nearest their end first
+     */
+    sequences: Array<SequenceDto>;
+};
+
 export type WaitEventTypeCountDto = {
     /**
      * pg_stat_activity.wait_event_type; null = not waiting (on CPU or idle)
@@ -1906,6 +2268,25 @@ export type WindowMetaDto = {
      * How many entries were evicted or created again in the window (0 when complete)
      */
     evictions: number;
+};
+
+export type WraparoundDto = {
+    /**
+     * age(datfrozenxid) (or mxid_age(datminmxid)): transactions since its oldest unfrozen one
+     */
+    age: number;
+    /**
+     * age over autovacuum_freeze_max_age (multixact: autovacuum_multixact_freeze_max_age): ≥ 1, forced vacuums run
+     */
+    shareOfFreezeMaxAge: number;
+    /**
+     * age over the hard limit (2^31 − 1 less the stop margin): at 1 the server refuses writes
+     */
+    shareOfLimit: number;
+    /**
+     * How many more can be assigned before the server refuses writes
+     */
+    left: number;
 };
 
 export type GetServerOverviewData = {
@@ -3007,6 +3388,83 @@ export type ListStatementsResponses = {
 };
 
 export type ListStatementsResponse = ListStatementsResponses[keyof ListStatementsResponses];
+
+export type GetVacuumData = {
+    body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
+    path?: never;
+    query?: {
+        /**
+         * The watched server, by its configured name (default: the first configured); GET /api/db/monitoring/targets lists them. An unknown name is a 404 TARGET_NOT_FOUND. (No example: the names are each instance's own.)
+         */
+        target?: string;
+        /**
+         * The database of the target to read (default: the database of its URL); one it does not watch is a 404 DATABASE_NOT_FOUND. (No example: the names are each target's own.)
+         */
+        database?: string;
+        /**
+         * Only tables of this schema (exact name)
+         */
+        schema?: string;
+        /**
+         * Only this table (exact name)
+         */
+        table?: string;
+        /**
+         * Maximum rows of tables and sequences (the most urgent first)
+         */
+        limit?: number;
+    };
+    url: '/api/db/monitoring/postgres/vacuum';
+};
+
+export type GetVacuumErrors = {
+    /**
+     * A query parameter is invalid (code INVALID_PARAMETER; invalidParams names it)
+     */
+    400: ProblemDto;
+    /**
+     * Missing or wrong bearer token (code UNAUTHORIZED)
+     */
+    401: ProblemDto;
+    /**
+     * The pgscope role lacks a privilege this request needs (code INSUFFICIENT_PRIVILEGE)
+     */
+    403: ProblemDto;
+    /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
+    /**
+     * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
+     */
+    429: ProblemDto;
+    /**
+     * An unexpected failure (code INTERNAL_ERROR); the cause is in the service log, never in the response
+     */
+    500: ProblemDto;
+    /**
+     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE) or a needed extension is missing
+     */
+    503: ProblemDto;
+    /**
+     * The monitoring query hit QUERY_TIMEOUT_MS and was cancelled on the server (code QUERY_TIMEOUT)
+     */
+    504: ProblemDto;
+};
+
+export type GetVacuumError = GetVacuumErrors[keyof GetVacuumErrors];
+
+export type GetVacuumResponses = {
+    200: VacuumResponseDto;
+};
+
+export type GetVacuumResponse = GetVacuumResponses[keyof GetVacuumResponses];
 
 export type ListTargetsData = {
     body?: never;

@@ -50,6 +50,7 @@ describe('openapi.json quality', () => {
       ['getLoad', ['load']],
       ['getLoadTop', ['load']],
       ['listStatements', ['statements']],
+      ['getVacuum', ['maintenance']],
       ['listTargets', ['targets']],
       ['getLiveness', ['health']],
       ['getReadiness', ['health']],
@@ -66,7 +67,7 @@ describe('openapi.json quality', () => {
           (route.endsWith('/statements') && p.name === 'toplevel') ||
           // Each instance's own names: a pre-filled example would point Swagger UI at a target it may not have.
           p.name === 'target' ||
-          (p.name === 'database' && /\/(indexes|cache|history\/database|history\/sizes)$/.test(route)) ||
+          (p.name === 'database' && /\/(indexes|cache|vacuum|history\/database|history\/sizes)$/.test(route)) ||
           // A pre-filled window with from/to is a 400, and either needs the history store.
           ['window', 'from', 'to'].includes(p.name);
         if (!noExample && p.example === undefined && p.schema?.example === undefined) {
@@ -90,7 +91,7 @@ describe('openapi.json quality', () => {
       expect([route, op.responses['200'].content['application/json'].example]).toEqual([route, expect.any(Object)]);
       if (route.startsWith('/api/db/monitoring/postgres')) {
         // Operations that read the history store can answer 409 HISTORY_DISABLED; the overview and activity cannot.
-        const windowed = !/\/postgres(\/activity)?$/.test(route);
+        const windowed = !/\/postgres(\/activity|\/vacuum)?$/.test(route);
         expect([route, Object.keys(op.responses).sort()]).toEqual([
           route,
           ['200', '304', '400', '401', '403', '404', ...(windowed ? ['409'] : []), '429', '500', '503', '504'],

@@ -46,7 +46,7 @@ export class DemoServer {
       // pg_stats shows column statistics only for tables the role may SELECT: without this the newcomer's first
       // /indexes says every bloat estimate is unavailable. (The pg_monitor-only case is covered by the e2e suite.)
       await admin.unsafe(
-        `grant usage on schema shop to ${DEMO_ROLE}; grant select on all tables in schema shop to ${DEMO_ROLE}`,
+        `grant usage on schema shop to ${DEMO_ROLE}; grant select on all tables in schema shop to ${DEMO_ROLE}; grant select on all sequences in schema shop to ${DEMO_ROLE}`,
       );
       const inventory = postgres(server.url(INVENTORY_DATABASE), {
         max: 2,
@@ -55,7 +55,7 @@ export class DemoServer {
       });
       await createInventory(inventory);
       await inventory.unsafe(
-        `grant usage on schema stock to ${DEMO_ROLE}; grant select on all tables in schema stock to ${DEMO_ROLE}`,
+        `grant usage on schema stock to ${DEMO_ROLE}; grant select on all tables in schema stock to ${DEMO_ROLE}; grant select on all sequences in schema stock to ${DEMO_ROLE}`,
       );
       const demo = new DemoServer(server, server.url(DEMO_DATABASE, DEMO_ROLE, password), admin, inventory, logger);
       demo.startWorkload();

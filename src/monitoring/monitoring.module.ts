@@ -19,6 +19,8 @@ import { HistoryCollector } from '../history/collector.service';
 import { HistoryController } from './history/history.controller';
 import { HistorySeries } from './history/history.series';
 import { LoadController } from './load/load.controller';
+import { VacuumController } from './vacuum/vacuum.controller';
+import { VacuumService } from './vacuum/vacuum.service';
 import { LoadHistory } from './load/load.history';
 import { LoadSampler } from '../load/load.sampler';
 import { DatabaseSnapshot } from './database/database.snapshot';
@@ -37,6 +39,7 @@ import { StatementsSnapshot } from './statements/statements.snapshot';
     TargetsController,
     HistoryController,
     LoadController,
+    VacuumController,
   ],
   providers: [
     OverviewService,
@@ -57,6 +60,7 @@ import { StatementsSnapshot } from './statements/statements.snapshot';
     HistorySeries,
     LoadHistory,
     LoadSampler,
+    VacuumService,
   ],
   exports: [HistoryCollector, LoadSampler],
 })

@@ -34,6 +34,10 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
         'families take `window` or `from` and `to`)',
     )
     .addTag('load', 'Database load: sampled active sessions by wait, statement and client over time, and lock chains')
+    .addTag(
+      'maintenance',
+      'Vacuum and wraparound, the xmin horizon and who holds it, long operations in progress, sequences',
+    )
     .addTag('targets', 'The watched servers (targets) and their databases: status, discovery, capabilities')
     .addTag('health', 'Liveness and readiness probes; open without a token, they reveal nothing about the database')
     .setLicense('MIT', 'https://opensource.org/licenses/MIT')

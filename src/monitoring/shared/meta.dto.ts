@@ -1,3 +1,4 @@
+import { quoteIdent } from './sql-quote';
 import { ApiProperty } from '@nestjs/swagger';
 import { ServerInfo } from '../../database/database.provider';
 import { WindowMetaDto } from '../../history/window';
@@ -128,8 +129,4 @@ export function windowedMeta(coverage: WindowCoverage, startedAt: number, warnin
 /** "PostgreSQL 17.10 on x86_64…" -> "17.10". */
 export function shortVersion(version: string): string {
   return /^PostgreSQL (\S+)/.exec(version)?.[1] ?? version;
-}
-
-function quoteIdent(name: string): string {
-  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
