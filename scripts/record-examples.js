@@ -33,6 +33,8 @@ const OPERATIONS = {
   getLoadTop: `${API}/load/top?window=1m&by=queryId&limit=2`,
   listLockChains: `${API}/activity/locks?window=1m&limit=2`,
   getVacuum: `${API}/vacuum?limit=2`,
+  getReplication: `${API}/replication`,
+  getIo: `${API}/io`,
   listTargets: '/api/db/monitoring/targets',
   getLiveness: '/health/live',
   getReadiness: '/health/ready',

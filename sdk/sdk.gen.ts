@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { GetActivityData, GetActivityErrors, GetActivityResponses, GetCacheData, GetCacheErrors, GetCacheResponses, GetDatabaseHistoryData, GetDatabaseHistoryErrors, GetDatabaseHistoryResponses, GetHistoryStatusData, GetHistoryStatusErrors, GetHistoryStatusResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetLoadData, GetLoadErrors, GetLoadResponses, GetLoadTopData, GetLoadTopErrors, GetLoadTopResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetServerOverviewData, GetServerOverviewErrors, GetServerOverviewResponses, GetSizesHistoryData, GetSizesHistoryErrors, GetSizesHistoryResponses, GetStatementHistoryData, GetStatementHistoryErrors, GetStatementHistoryResponses, GetVacuumData, GetVacuumErrors, GetVacuumResponses, ListIndexesData, ListIndexesErrors, ListIndexesResponses, ListLockChainsData, ListLockChainsErrors, ListLockChainsResponses, ListStatementsData, ListStatementsErrors, ListStatementsResponses, ListTargetsData, ListTargetsErrors, ListTargetsResponses } from './types.gen.js';
+import type { GetActivityData, GetActivityErrors, GetActivityResponses, GetCacheData, GetCacheErrors, GetCacheResponses, GetDatabaseHistoryData, GetDatabaseHistoryErrors, GetDatabaseHistoryResponses, GetHistoryStatusData, GetHistoryStatusErrors, GetHistoryStatusResponses, GetIoData, GetIoErrors, GetIoResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetLoadData, GetLoadErrors, GetLoadResponses, GetLoadTopData, GetLoadTopErrors, GetLoadTopResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetReplicationData, GetReplicationErrors, GetReplicationResponses, GetServerOverviewData, GetServerOverviewErrors, GetServerOverviewResponses, GetSizesHistoryData, GetSizesHistoryErrors, GetSizesHistoryResponses, GetStatementHistoryData, GetStatementHistoryErrors, GetStatementHistoryResponses, GetVacuumData, GetVacuumErrors, GetVacuumResponses, ListIndexesData, ListIndexesErrors, ListIndexesResponses, ListLockChainsData, ListLockChainsErrors, ListLockChainsResponses, ListStatementsData, ListStatementsErrors, ListStatementsResponses, ListTargetsData, ListTargetsErrors, ListTargetsResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -122,6 +122,17 @@ export const listIndexes = <ThrowOnError extends boolean = false>(options?: Opti
 });
 
 /**
+ * Where the server’s I/O goes: pg_stat_io, checkpoints, the background writer, WAL, per database
+ *
+ * pg_stat_io (16+; null with the reason before) per backend type, object and context, and a summary: the share of relation reads shared buffers served, evictions, and who writes (client backends writing is the symptom of a background writer that cannot keep up). Checkpoints timed against requested (pg_stat_checkpointer on 17+, pg_stat_bgwriter before, one schema), pg_stat_wal (14+), and per database temp files, deadlocks, recovery conflicts by kind and checksum failures. Cumulative since each view’s stats_reset.
+ */
+export const getIo = <ThrowOnError extends boolean = false>(options?: Options<GetIoData, ThrowOnError>) => (options?.client ?? client).get<GetIoResponses, GetIoErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/db/monitoring/postgres/io',
+    ...options
+});
+
+/**
  * Database load over time: average active sessions by wait, statement, database, user or application
  *
  * pgscope samples pg_stat_activity of every target every LOAD_SAMPLE_MS (default 1 s) and keeps, per bucket of LOAD_BUCKET_SECONDS, how many sessions were active under each wait, statement, database, user and application: the average active sessions ("DB load"). An active session that waits on nothing is CPU (or a wait PostgreSQL does not instrument). Idle sessions are not load; sessions idle in a transaction and autovacuum workers are counted apart; parallel workers count under their leader’s statement. Read from the history store; 409 HISTORY_DISABLED with HISTORY=off. Each point is a bucket of `step`; a bucket without samples has null averages and lies in a gap (meta.window.gaps). `maxConnections` and the target’s `cpuCount` are the lines the load must stay under.
@@ -140,6 +151,17 @@ export const getLoad = <ThrowOnError extends boolean = false>(options?: Options<
 export const getLoadTop = <ThrowOnError extends boolean = false>(options?: Options<GetLoadTopData, ThrowOnError>) => (options?.client ?? client).get<GetLoadTopResponses, GetLoadTopErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/db/monitoring/postgres/load/top',
+    ...options
+});
+
+/**
+ * Replication: role, standbys and their lag, a standby’s replay, slots and the WAL they retain, archiver
+ *
+ * On a primary, each standby’s sent/write/flush/replay positions with the bytes between each and the current WAL position, and writeLagMs/flushLagMs/replayLagMs exactly as PostgreSQL measures them: null when it does not know (after an idle spell), never a clock difference, so an idle primary shows no growing lag. On a standby, what it received and replayed, the WAL receiver, and the replay delay: the time since the last replayed transaction only while WAL waits to be replayed (replayDelayBasis says which applies). Slots with the WAL each retains (pg_wal_lsn_diff from restart_lsn), inactive ones retaining WAL first; the archiver and whether it is failing now.
+ */
+export const getReplication = <ThrowOnError extends boolean = false>(options?: Options<GetReplicationData, ThrowOnError>) => (options?.client ?? client).get<GetReplicationResponses, GetReplicationErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/db/monitoring/postgres/replication',
     ...options
 });
 

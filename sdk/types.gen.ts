@@ -72,10 +72,64 @@ export type ActivitySummaryDto = {
     oldestBackendXminAge: number | null;
 };
 
+export type ArchiverDto = {
+    /**
+     * archive_mode
+     */
+    archiveMode: string;
+    /**
+     * WAL files archived
+     */
+    archivedCount: number;
+    /**
+     * Last archived
+     */
+    lastArchivedWal: string | null;
+    /**
+     * … when
+     */
+    lastArchivedTime: string | null;
+    /**
+     * Failed attempts
+     */
+    failedCount: number;
+    /**
+     * Last failed
+     */
+    lastFailedWal: string | null;
+    /**
+     * … when
+     */
+    lastFailedTime: string | null;
+    /**
+     * Failing now: a failure newer than the last success
+     */
+    failing: boolean;
+    /**
+     * stats_reset
+     */
+    statsReset: string | null;
+};
+
 /**
  * What autovacuum would do now: freeze (an anti-wraparound vacuum, forced even when autovacuum is off), vacuum (dead tuples or inserts over their threshold), analyze, none
  */
 export type AutovacuumDue = 'freeze' | 'vacuum' | 'analyze' | 'none';
+
+export type BackendWritesDto = {
+    /**
+     * backend_type
+     */
+    backendType: string;
+    /**
+     * Its writes of relation blocks
+     */
+    writes: number;
+    /**
+     * Its share of all of them, 0..1
+     */
+    share: number | null;
+};
 
 /**
  * How far to trust the figure
@@ -235,6 +289,61 @@ export type CapabilitiesDto = {
     superuser: boolean;
 };
 
+export type CheckpointsDto = {
+    /**
+     * Timed checkpoints (checkpoint_timeout)
+     */
+    timed: number;
+    /**
+     * Requested checkpoints (max_wal_size, CHECKPOINT, …): many mean max_wal_size is too small
+     */
+    requested: number;
+    /**
+     * Checkpoints completed (num_done, 18+)
+     */
+    done: number | null;
+    /**
+     * Time writing, ms
+     */
+    writeTimeMs: number;
+    /**
+     * Time syncing, ms
+     */
+    syncTimeMs: number;
+    /**
+     * Buffers written by checkpoints
+     */
+    buffersWritten: number;
+    /**
+     * Buffers written by the background writer
+     */
+    buffersClean: number;
+    /**
+     * Times the background writer stopped at bgwriter_lru_maxpages
+     */
+    maxwrittenClean: number;
+    /**
+     * Buffers allocated
+     */
+    buffersAlloc: number;
+    /**
+     * Buffers written by backends (pg_stat_bgwriter before 17; pg_stat_io since)
+     */
+    buffersBackend: number | null;
+    /**
+     * Backends’ own fsyncs (before 17)
+     */
+    buffersBackendFsync: number | null;
+    /**
+     * stats_reset of pg_stat_checkpointer (pg_stat_bgwriter before 17)
+     */
+    checkpointerStatsReset: string | null;
+    /**
+     * stats_reset of pg_stat_bgwriter
+     */
+    bgwriterStatsReset: string | null;
+};
+
 export type ClusterCacheDto = {
     /**
      * Sum of blks_hit over all databases
@@ -337,6 +446,61 @@ export type DatabaseCacheDto = {
      * Database: good (≥ HIT_RATIO_GOOD, default 0.99), warning (≥ HIT_RATIO_WARNING, default 0.95) or critical; null below HIT_RATIO_MIN_BLOCKS (default 1000) blocks of traffic
      */
     status: RatioStatus | null;
+};
+
+export type DatabaseIoDto = {
+    /**
+     * datname
+     */
+    name: string;
+    /**
+     * Temporary files created
+     */
+    tempFiles: number;
+    /**
+     * Bytes written to them
+     */
+    tempBytes: number;
+    /**
+     * Deadlocks
+     */
+    deadlocks: number;
+    /**
+     * Queries cancelled by recovery conflicts (standbys)
+     */
+    conflicts: number;
+    /**
+     * Checksum failures (null with data checksums off)
+     */
+    checksumFailures: number | null;
+    /**
+     * The last one
+     */
+    checksumLastFailure: string | null;
+    /**
+     * Conflicts: dropped tablespaces
+     */
+    conflictsTablespace: number | null;
+    /**
+     * … lock timeouts
+     */
+    conflictsLock: number | null;
+    /**
+     * … old snapshots
+     */
+    conflictsSnapshot: number | null;
+    /**
+     * … pinned buffers
+     */
+    conflictsBufferpin: number | null;
+    /**
+     * … deadlocks
+     */
+    conflictsDeadlock: number | null;
+    /**
+     * … logical slots (16+)
+     */
+    conflictsLogicalSlot: number | null;
 };
 
 export type DatabasePointDto = {
@@ -792,6 +956,143 @@ export type InvalidParamDto = {
     reason: string;
 };
 
+export type IoResponseDto = {
+    /**
+     * When and how this answer was collected
+     */
+    meta: MetaDto;
+    /**
+     * What to read first, from pg_stat_io (null before 16)
+     */
+    summary: IoSummaryDto | null;
+    /**
+     * pg_stat_io, per backend type, object and context; null before 16 (see ioUnavailable)
+     */
+    io: Array<IoStatDto> | null;
+    /**
+     * Why io is null
+     */
+    ioUnavailable: string | null;
+    /**
+     * Checkpoints and the background writer
+     */
+    checkpoints: CheckpointsDto;
+    /**
+     * pg_stat_wal (14+; null on 13)
+     */
+    wal: WalDto | null;
+    /**
+     * Per database
+     */
+    databases: Array<DatabaseIoDto>;
+};
+
+export type IoStatDto = {
+    /**
+     * backend_type
+     */
+    backendType: string;
+    /**
+     * object: relation, temp relation, wal (18)
+     */
+    object: string;
+    /**
+     * context: normal, vacuum, bulkread, bulkwrite, init (18)
+     */
+    context: string;
+    /**
+     * reads (null where the combination cannot read)
+     */
+    reads: number | null;
+    /**
+     * read_time, ms (0 with track_io_timing off)
+     */
+    readTimeMs: number | null;
+    /**
+     * Bytes read: read_bytes on 18, reads × op_bytes on 16/17
+     */
+    readBytes: number | null;
+    /**
+     * writes
+     */
+    writes: number | null;
+    /**
+     * write_time, ms
+     */
+    writeTimeMs: number | null;
+    /**
+     * Bytes written
+     */
+    writeBytes: number | null;
+    /**
+     * writebacks
+     */
+    writebacks: number | null;
+    /**
+     * writeback_time, ms
+     */
+    writebackTimeMs: number | null;
+    /**
+     * extends
+     */
+    extends: number | null;
+    /**
+     * extend_time, ms
+     */
+    extendTimeMs: number | null;
+    /**
+     * Bytes extended
+     */
+    extendBytes: number | null;
+    /**
+     * hits (shared buffers)
+     */
+    hits: number | null;
+    /**
+     * evictions: buffers taken from another use
+     */
+    evictions: number | null;
+    /**
+     * reuses (ring buffers of bulk operations)
+     */
+    reuses: number | null;
+    /**
+     * fsyncs
+     */
+    fsyncs: number | null;
+    /**
+     * fsync_time, ms
+     */
+    fsyncTimeMs: number | null;
+    /**
+     * stats_reset
+     */
+    statsReset: string | null;
+};
+
+export type IoSummaryDto = {
+    /**
+     * hits / (hits + reads) of relation blocks: the reads shared buffers served; null without reads
+     */
+    sharedHitRatio: number | null;
+    /**
+     * Buffers evicted, all contexts
+     */
+    evictions: number;
+    /**
+     * Relation blocks read
+     */
+    reads: number;
+    /**
+     * Who writes relation blocks, most first: client backends writing is the symptom of a starved background writer
+     */
+    writesByBackendType: Array<BackendWritesDto>;
+    /**
+     * Client backends’ share of relation writes, 0..1; null without writes
+     */
+    clientWriteShare: number | null;
+};
+
 export type LoadContributorDto = {
     /**
      * The contributor (as LoadGroupDto.key)
@@ -1160,6 +1461,73 @@ export type QueryTextMode = 'full' | 'redacted' | 'none';
  */
 export type RatioStatus = 'good' | 'warning' | 'critical';
 
+export type ReceiverDto = {
+    /**
+     * pg_last_wal_receive_lsn()
+     */
+    receivedLsn: string | null;
+    /**
+     * pg_last_wal_replay_lsn()
+     */
+    replayedLsn: string | null;
+    /**
+     * Bytes received and not yet replayed
+     */
+    lagBytes: number | null;
+    /**
+     * Replay paused (pg_wal_replay_pause())
+     */
+    replayPaused: boolean;
+    /**
+     * pg_last_xact_replay_timestamp(): the commit time of the last transaction replayed
+     */
+    lastReplayAt: string | null;
+    /**
+     * Since that transaction, ms: grows while the primary is idle, so not a delay by itself
+     */
+    timeSinceLastReplayMs: number | null;
+    /**
+     * behind: WAL is received and not replayed, replayDelayMs is the time since the last replayed transaction; caught_up: all received WAL is replayed, replayDelayMs is 0 however long the primary has been idle; unknown: nothing replayed yet
+     */
+    replayDelayBasis: ReplayDelayBasis;
+    /**
+     * The replay delay as replayDelayBasis says
+     */
+    replayDelayMs: number | null;
+    /**
+     * The WAL receiver’s status (streaming, …); null without a receiver
+     */
+    status: string | null;
+    /**
+     * The primary it streams from
+     */
+    senderHost: string | null;
+    /**
+     * Its port
+     */
+    senderPort: number | null;
+    /**
+     * primary_slot_name
+     */
+    slotName: string | null;
+    /**
+     * Last message sent by the primary
+     */
+    lastMsgSendTime: string | null;
+    /**
+     * … and received here
+     */
+    lastMsgReceiptTime: string | null;
+    /**
+     * Last WAL position the primary reported
+     */
+    latestEndLsn: string | null;
+    /**
+     * … and when
+     */
+    latestEndTime: string | null;
+};
+
 export type RelationSizeSeriesDto = {
     /**
      * Schema (pg_namespace.nspname)
@@ -1185,6 +1553,46 @@ export type RelationSizeSeriesDto = {
      * One point per bucket, oldest first
      */
     points: Array<SizePointDto>;
+};
+
+/**
+ * behind: WAL is received and not replayed, replayDelayMs is the time since the last replayed transaction; caught_up: all received WAL is replayed, replayDelayMs is 0 however long the primary has been idle; unknown: nothing replayed yet
+ */
+export type ReplayDelayBasis = 'behind' | 'caught_up' | 'unknown';
+
+export type ReplicationResponseDto = {
+    /**
+     * When and how this answer was collected
+     */
+    meta: MetaDto;
+    /**
+     * pg_is_in_recovery()
+     */
+    role: ServerRole;
+    /**
+     * Timeline (null without the privilege to read pg_control)
+     */
+    timeline: number | null;
+    /**
+     * The WAL position: the primary’s current, a standby’s replayed
+     */
+    currentLsn: string | null;
+    /**
+     * On a primary, its standbys (pg_stat_replication); empty on a standby
+     */
+    standbys: Array<StandbyDto>;
+    /**
+     * On a standby: what it received and replayed; null on a primary
+     */
+    receiver: ReceiverDto | null;
+    /**
+     * Replication slots, inactive ones retaining WAL first
+     */
+    slots: Array<SlotDto>;
+    /**
+     * pg_stat_archiver
+     */
+    archiver: ArchiverDto;
 };
 
 export type SequenceDto = {
@@ -1284,6 +1692,11 @@ export type ServerOverviewDto = {
      */
     settings: SettingsDto;
 };
+
+/**
+ * pg_is_in_recovery()
+ */
+export type ServerRole = 'primary' | 'standby';
 
 export type SessionDto = {
     /**
@@ -1446,7 +1859,153 @@ export type SizesSeriesResponseDto = {
     relations: Array<RelationSizeSeriesDto>;
 };
 
+export type SlotDto = {
+    /**
+     * slot_name
+     */
+    name: string;
+    /**
+     * physical or logical
+     */
+    type: string;
+    /**
+     * Its output plugin (logical)
+     */
+    plugin: string | null;
+    /**
+     * Its database (logical)
+     */
+    database: string | null;
+    /**
+     * In use now
+     */
+    active: boolean;
+    /**
+     * The pid using it
+     */
+    activePid: number | null;
+    /**
+     * reserved, extended, unreserved, lost
+     */
+    walStatus: string | null;
+    /**
+     * safe_wal_size: bytes that can still be written before it is lost (null: max_slot_wal_keep_size is -1)
+     */
+    safeWalSizeBytes: number | null;
+    /**
+     * restart_lsn
+     */
+    restartLsn: string | null;
+    /**
+     * WAL it retains: from restart_lsn to the current position (pg_wal_lsn_diff)
+     */
+    retainedBytes: number | null;
+    /**
+     * age(xmin) it holds
+     */
+    xminAge: number | null;
+    /**
+     * age(catalog_xmin) it holds (logical)
+     */
+    catalogXminAge: number | null;
+    /**
+     * inactive_since (17+)
+     */
+    inactiveSince: string | null;
+    /**
+     * conflicting (16+, logical)
+     */
+    conflicting: boolean | null;
+    /**
+     * invalidation_reason (17+)
+     */
+    invalidationReason: string | null;
+};
+
 export type SortOrder = 'asc' | 'desc';
+
+export type StandbyDto = {
+    /**
+     * The walsender’s pid
+     */
+    pid: number;
+    /**
+     * application_name of the standby (its primary_conninfo)
+     */
+    applicationName: string | null;
+    /**
+     * Its address
+     */
+    clientAddr: string | null;
+    /**
+     * startup, catchup, streaming, backup, stopping
+     */
+    state: string | null;
+    /**
+     * async, potential, sync, quorum
+     */
+    syncState: string | null;
+    /**
+     * sync_priority
+     */
+    syncPriority: number | null;
+    /**
+     * WAL sent to it
+     */
+    sentLsn: string | null;
+    /**
+     * WAL it has written
+     */
+    writeLsn: string | null;
+    /**
+     * WAL it has flushed
+     */
+    flushLsn: string | null;
+    /**
+     * WAL it has replayed
+     */
+    replayLsn: string | null;
+    /**
+     * Bytes between the current WAL position and sentLsn
+     */
+    sentLagBytes: number | null;
+    /**
+     * … and writeLsn
+     */
+    writeLagBytes: number | null;
+    /**
+     * … and flushLsn
+     */
+    flushLagBytes: number | null;
+    /**
+     * … and replayLsn: 0 when it has replayed all there is
+     */
+    replayLagBytes: number | null;
+    /**
+     * write_lag as PostgreSQL measures it, ms; null when it does not know (idle: no recent WAL)
+     */
+    writeLagMs: number | null;
+    /**
+     * flush_lag, ms; null likewise
+     */
+    flushLagMs: number | null;
+    /**
+     * replay_lag, ms; null likewise
+     */
+    replayLagMs: number | null;
+    /**
+     * Its last reply (reply_time)
+     */
+    replyTime: string | null;
+    /**
+     * Since its last reply, ms
+     */
+    replyAgeMs: number | null;
+    /**
+     * age(backend_xmin): the xmin it holds on this primary through hot_standby_feedback
+     */
+    backendXminAge: number | null;
+};
 
 export type StateCountDto = {
     /**
@@ -2221,6 +2780,45 @@ export type WaitShareDto = {
      * Its share of the contributor’s load, 0..1
      */
     share: number;
+};
+
+export type WalDto = {
+    /**
+     * WAL records
+     */
+    records: number;
+    /**
+     * Full-page images
+     */
+    fullPageImages: number;
+    /**
+     * WAL bytes
+     */
+    bytes: number;
+    /**
+     * Times WAL buffers were full (wal_buffers too small)
+     */
+    buffersFull: number;
+    /**
+     * WAL writes (pg_stat_io object wal on 18)
+     */
+    writes: number | null;
+    /**
+     * WAL syncs
+     */
+    syncs: number | null;
+    /**
+     * Write time, ms (track_wal_io_timing; track_io_timing on 18)
+     */
+    writeTimeMs: number | null;
+    /**
+     * Sync time, ms
+     */
+    syncTimeMs: number | null;
+    /**
+     * stats_reset
+     */
+    statsReset: string | null;
 };
 
 /**
@@ -3094,6 +3692,67 @@ export type ListIndexesResponses = {
 
 export type ListIndexesResponse = ListIndexesResponses[keyof ListIndexesResponses];
 
+export type GetIoData = {
+    body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
+    path?: never;
+    query?: {
+        /**
+         * The watched server, by its configured name (default: the first configured); GET /api/db/monitoring/targets lists them. An unknown name is a 404 TARGET_NOT_FOUND. (No example: the names are each instance's own.)
+         */
+        target?: string;
+    };
+    url: '/api/db/monitoring/postgres/io';
+};
+
+export type GetIoErrors = {
+    /**
+     * A query parameter is invalid (code INVALID_PARAMETER; invalidParams names it)
+     */
+    400: ProblemDto;
+    /**
+     * Missing or wrong bearer token (code UNAUTHORIZED)
+     */
+    401: ProblemDto;
+    /**
+     * The pgscope role lacks a privilege this request needs (code INSUFFICIENT_PRIVILEGE)
+     */
+    403: ProblemDto;
+    /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
+    /**
+     * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
+     */
+    429: ProblemDto;
+    /**
+     * An unexpected failure (code INTERNAL_ERROR); the cause is in the service log, never in the response
+     */
+    500: ProblemDto;
+    /**
+     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE) or a needed extension is missing
+     */
+    503: ProblemDto;
+    /**
+     * The monitoring query hit QUERY_TIMEOUT_MS and was cancelled on the server (code QUERY_TIMEOUT)
+     */
+    504: ProblemDto;
+};
+
+export type GetIoError = GetIoErrors[keyof GetIoErrors];
+
+export type GetIoResponses = {
+    200: IoResponseDto;
+};
+
+export type GetIoResponse = GetIoResponses[keyof GetIoResponses];
+
 export type GetLoadData = {
     body?: never;
     headers?: {
@@ -3267,6 +3926,67 @@ export type GetLoadTopResponses = {
 };
 
 export type GetLoadTopResponse = GetLoadTopResponses[keyof GetLoadTopResponses];
+
+export type GetReplicationData = {
+    body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
+    path?: never;
+    query?: {
+        /**
+         * The watched server, by its configured name (default: the first configured); GET /api/db/monitoring/targets lists them. An unknown name is a 404 TARGET_NOT_FOUND. (No example: the names are each instance's own.)
+         */
+        target?: string;
+    };
+    url: '/api/db/monitoring/postgres/replication';
+};
+
+export type GetReplicationErrors = {
+    /**
+     * A query parameter is invalid (code INVALID_PARAMETER; invalidParams names it)
+     */
+    400: ProblemDto;
+    /**
+     * Missing or wrong bearer token (code UNAUTHORIZED)
+     */
+    401: ProblemDto;
+    /**
+     * The pgscope role lacks a privilege this request needs (code INSUFFICIENT_PRIVILEGE)
+     */
+    403: ProblemDto;
+    /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
+    /**
+     * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
+     */
+    429: ProblemDto;
+    /**
+     * An unexpected failure (code INTERNAL_ERROR); the cause is in the service log, never in the response
+     */
+    500: ProblemDto;
+    /**
+     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE) or a needed extension is missing
+     */
+    503: ProblemDto;
+    /**
+     * The monitoring query hit QUERY_TIMEOUT_MS and was cancelled on the server (code QUERY_TIMEOUT)
+     */
+    504: ProblemDto;
+};
+
+export type GetReplicationError = GetReplicationErrors[keyof GetReplicationErrors];
+
+export type GetReplicationResponses = {
+    200: ReplicationResponseDto;
+};
+
+export type GetReplicationResponse = GetReplicationResponses[keyof GetReplicationResponses];
 
 export type ListStatementsData = {
     body?: never;

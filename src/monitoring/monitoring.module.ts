@@ -20,6 +20,9 @@ import { HistoryController } from './history/history.controller';
 import { HistorySeries } from './history/history.series';
 import { LoadController } from './load/load.controller';
 import { VacuumController } from './vacuum/vacuum.controller';
+import { ReplicationController } from './replication/replication.controller';
+import { ReplicationService } from './replication/replication.service';
+import { IoService } from './io/io.service';
 import { VacuumService } from './vacuum/vacuum.service';
 import { LoadHistory } from './load/load.history';
 import { LoadSampler } from '../load/load.sampler';
@@ -40,6 +43,7 @@ import { StatementsSnapshot } from './statements/statements.snapshot';
     HistoryController,
     LoadController,
     VacuumController,
+    ReplicationController,
   ],
   providers: [
     OverviewService,
@@ -61,6 +65,8 @@ import { StatementsSnapshot } from './statements/statements.snapshot';
     LoadHistory,
     LoadSampler,
     VacuumService,
+    ReplicationService,
+    IoService,
   ],
   exports: [HistoryCollector, LoadSampler],
 })

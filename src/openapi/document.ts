@@ -34,6 +34,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
         'families take `window` or `from` and `to`)',
     )
     .addTag('load', 'Database load: sampled active sessions by wait, statement and client over time, and lock chains')
+    .addTag('replication', 'Replication: standbys and their lag, slots, the archiver; and where the server’s I/O goes')
     .addTag(
       'maintenance',
       'Vacuum and wraparound, the xmin horizon and who holds it, long operations in progress, sequences',
