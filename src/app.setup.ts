@@ -10,7 +10,7 @@ import { ProblemFilter } from './http/problem.filter';
 import { RejectNulPipe } from './http/query';
 import { ResponseCache } from './http/response-cache';
 import { RouteTable } from './http/routes';
-import { apiTokens, Env } from './config/env';
+import { apiTokens, Env, metricsTokens } from './config/env';
 import { loadTargets, TargetConfig } from './targets/targets.config';
 import { buildOpenApiDocument } from './openapi/document';
 
@@ -36,7 +36,7 @@ export async function createApp(
   // gets its 405, then the cache may answer.
   await registerSecurityHeaders(app);
   await registerRateLimit(app, env.RATE_LIMIT_PER_MINUTE, routes);
-  registerBearerAuth(fastify, apiTokens(env), routes);
+  registerBearerAuth(fastify, apiTokens(env), routes, metricsTokens(env));
   routes.register(fastify);
   new ResponseCache(env.CACHE_TTL_MS, routes).register(fastify);
   return app;

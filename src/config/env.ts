@@ -218,6 +218,33 @@ export class Env {
   @Max(3600)
   LOAD_BUCKET_SECONDS = 10;
 
+  /** /metrics: each family of each target is collected at most this often, in ms, whatever the scrapers. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  METRICS_TTL_MS = 10_000;
+
+  /** /metrics: per-statement series for this many statements (by total time); the rest in queryid="other". */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  METRICS_TOP_STATEMENTS = 50;
+
+  /** /metrics: per-table series for this many tables (by size); the rest in table="other". */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(100_000)
+  METRICS_TOP_RELATIONS = 100;
+
+  /** /metrics also accepts these bearer tokens (comma-separated), besides API_TOKENS. */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[^\s,]+(,[^\s,]+)*$/)
+  METRICS_TOKENS?: string;
+
   /** Below this many blocks (hit + read) a ratio gets no status: too little traffic to judge. */
   @Transform(toInt)
   @IsInt()
@@ -256,6 +283,10 @@ const EXPECTS: Record<keyof Env, string> = {
   HISTORY_SIZES_INTERVAL: 'a duration from 1s to 1d, such as 10s, 60s or 5m',
   LOAD_SAMPLE_MS: 'an integer number of milliseconds from 0 (off) to 60000',
   LOAD_BUCKET_SECONDS: 'an integer number of seconds from 1 to 3600',
+  METRICS_TTL_MS: 'an integer number of milliseconds from 0 to 3600000',
+  METRICS_TOP_STATEMENTS: 'an integer from 0 to 10000',
+  METRICS_TOP_RELATIONS: 'an integer from 0 to 100000',
+  METRICS_TOKENS: 'comma-separated tokens without spaces',
 };
 
 export class ConfigError extends Error {
@@ -290,6 +321,14 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     }
   }
   return env;
+}
+
+/** The bearer tokens /metrics accepts besides the API's. */
+export function metricsTokens(env: Env): string[] {
+  return (env.METRICS_TOKENS ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
 }
 
 /** The accepted bearer tokens: API_TOKENS and the lines (or comma-separated values) of API_TOKENS_FILE. */

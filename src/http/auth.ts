@@ -13,11 +13,21 @@ const digest = (value: string): Buffer => createHash('sha256').update(value).dig
  * every token tried). With no token configured it lets everything through: main.ts only allows that on a loopback
  * address.
  */
-export function registerBearerAuth(fastify: FastifyInstance, tokens: string[], routes: RouteTable): void {
-  if (tokens.length === 0) return;
-  const expected = tokens.map(digest);
+export function registerBearerAuth(
+  fastify: FastifyInstance,
+  tokens: string[],
+  routes: RouteTable,
+  metricsTokens: string[] = [],
+): void {
+  if (tokens.length === 0 && metricsTokens.length === 0) return;
+  const api = tokens.map(digest);
+  // /metrics takes either set; METRICS_TOKENS alone protects /metrics only.
+  const scrape = [...tokens, ...metricsTokens].map(digest);
   fastify.addHook('onRequest', async (request, reply) => {
     if (routes.isPublic(request)) return;
+    const metrics = routes.isMetrics(request);
+    if (!metrics && api.length === 0) return;
+    const expected = metrics ? scrape : api;
     const header = request.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const given = digest(match?.[1] ?? '');

@@ -51,6 +51,11 @@ export class RouteTable {
     return route !== undefined && (PUBLIC_ROUTES.has(route) || route.startsWith('/docs/'));
   }
 
+  /** The Prometheus endpoint (it also accepts METRICS_TOKENS). */
+  isMetrics(request: FastifyRequest): boolean {
+    return this.routeOf(request) === '/metrics';
+  }
+
   /** Probes are never rate limited: an orchestrator must always get an answer. */
   isProbe(request: FastifyRequest): boolean {
     return PROBE_ROUTES.has(this.routeOf(request) ?? '');

@@ -23,6 +23,8 @@ import { VacuumController } from './vacuum/vacuum.controller';
 import { ReplicationController } from './replication/replication.controller';
 import { ReplicationService } from './replication/replication.service';
 import { IoService } from './io/io.service';
+import { MetricsController } from './metrics/metrics.controller';
+import { MetricsService } from './metrics/metrics.service';
 import { VacuumService } from './vacuum/vacuum.service';
 import { LoadHistory } from './load/load.history';
 import { LoadSampler } from '../load/load.sampler';
@@ -44,6 +46,7 @@ import { StatementsSnapshot } from './statements/statements.snapshot';
     LoadController,
     VacuumController,
     ReplicationController,
+    MetricsController,
   ],
   providers: [
     OverviewService,
@@ -67,6 +70,7 @@ import { StatementsSnapshot } from './statements/statements.snapshot';
     VacuumService,
     ReplicationService,
     IoService,
+    MetricsService,
   ],
   exports: [HistoryCollector, LoadSampler],
 })

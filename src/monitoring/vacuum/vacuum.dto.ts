@@ -1,4 +1,5 @@
-import { ApiProperty, ApiPropertyOptions } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
+import { intProp as int, numProp as num, textProp as text, timeProp as time } from '../shared/props';
 import { IntParam, NameParam } from '../../http/query';
 import { MetaDto } from '../shared/meta.dto';
 import { DatabaseQueryDto } from '../shared/target-query.dto';
@@ -15,33 +16,6 @@ export class VacuumQueryDto extends DatabaseQueryDto {
   @IntParam('Maximum rows of tables and sequences (the most urgent first)', 1, 1000, VACUUM_DEFAULTS.limit)
   limit?: number;
 }
-
-const int = (description: string, example: number, nullable = false): ApiPropertyOptions => ({
-  type: 'integer',
-  format: 'int64',
-  nullable,
-  description,
-  example,
-});
-const num = (description: string, example: number, nullable = false): ApiPropertyOptions => ({
-  type: 'number',
-  nullable,
-  description,
-  example,
-});
-const time = (description: string, example: string | null = '2026-11-28T02:50:00.000Z'): ApiPropertyOptions => ({
-  type: 'string',
-  format: 'date-time',
-  nullable: true,
-  description,
-  example,
-});
-const text = (description: string, example: string | null, nullable = true): ApiPropertyOptions => ({
-  type: 'string',
-  nullable,
-  description,
-  example,
-});
 
 export class WraparoundDto {
   @ApiProperty(
@@ -251,10 +225,10 @@ export class HorizonHolderDto {
   @ApiProperty(int('age(backend_xmin), age(slot xmin)', 1200000, true))
   xminAge!: number | null;
 
-  @ApiProperty(int('age(backend_xid), age(prepared transaction)', null as unknown as number, true))
+  @ApiProperty(int('age(backend_xid), age(prepared transaction)', null, true))
   xidAge!: number | null;
 
-  @ApiProperty(int('A logical slot’s age(catalog_xmin)', null as unknown as number, true))
+  @ApiProperty(int('A logical slot’s age(catalog_xmin)', null, true))
   catalogXminAge!: number | null;
 
   @ApiProperty({ type: 'boolean', nullable: true, description: 'A slot: in use now', example: null })
