@@ -35,6 +35,8 @@ const OPERATIONS = {
   getVacuum: `${API}/vacuum?limit=2`,
   getReplication: `${API}/replication`,
   getIo: `${API}/io`,
+  listChecks: `${API}/checks?status=warning`,
+  listCheckEvents: `${API}/checks/events?window=1h`,
   listTargets: '/api/db/monitoring/targets',
   getLiveness: '/health/live',
   getReadiness: '/health/ready',

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { GetActivityData, GetActivityErrors, GetActivityResponses, GetCacheData, GetCacheErrors, GetCacheResponses, GetDatabaseHistoryData, GetDatabaseHistoryErrors, GetDatabaseHistoryResponses, GetHistoryStatusData, GetHistoryStatusErrors, GetHistoryStatusResponses, GetIoData, GetIoErrors, GetIoResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetLoadData, GetLoadErrors, GetLoadResponses, GetLoadTopData, GetLoadTopErrors, GetLoadTopResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetReplicationData, GetReplicationErrors, GetReplicationResponses, GetServerOverviewData, GetServerOverviewErrors, GetServerOverviewResponses, GetSizesHistoryData, GetSizesHistoryErrors, GetSizesHistoryResponses, GetStatementHistoryData, GetStatementHistoryErrors, GetStatementHistoryResponses, GetVacuumData, GetVacuumErrors, GetVacuumResponses, ListIndexesData, ListIndexesErrors, ListIndexesResponses, ListLockChainsData, ListLockChainsErrors, ListLockChainsResponses, ListStatementsData, ListStatementsErrors, ListStatementsResponses, ListTargetsData, ListTargetsErrors, ListTargetsResponses } from './types.gen.js';
+import type { GetActivityData, GetActivityErrors, GetActivityResponses, GetCacheData, GetCacheErrors, GetCacheResponses, GetDatabaseHistoryData, GetDatabaseHistoryErrors, GetDatabaseHistoryResponses, GetHistoryStatusData, GetHistoryStatusErrors, GetHistoryStatusResponses, GetIoData, GetIoErrors, GetIoResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetLoadData, GetLoadErrors, GetLoadResponses, GetLoadTopData, GetLoadTopErrors, GetLoadTopResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetReplicationData, GetReplicationErrors, GetReplicationResponses, GetServerOverviewData, GetServerOverviewErrors, GetServerOverviewResponses, GetSizesHistoryData, GetSizesHistoryErrors, GetSizesHistoryResponses, GetStatementHistoryData, GetStatementHistoryErrors, GetStatementHistoryResponses, GetVacuumData, GetVacuumErrors, GetVacuumResponses, ListCheckEventsData, ListCheckEventsErrors, ListCheckEventsResponses, ListChecksData, ListChecksErrors, ListChecksResponses, ListIndexesData, ListIndexesErrors, ListIndexesResponses, ListLockChainsData, ListLockChainsErrors, ListLockChainsResponses, ListStatementsData, ListStatementsErrors, ListStatementsResponses, ListTargetsData, ListTargetsErrors, ListTargetsResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -61,6 +61,28 @@ export const listLockChains = <ThrowOnError extends boolean = false>(options?: O
 export const getCache = <ThrowOnError extends boolean = false>(options?: Options<GetCacheData, ThrowOnError>) => (options?.client ?? client).get<GetCacheResponses, GetCacheErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/db/monitoring/postgres/cache',
+    ...options
+});
+
+/**
+ * What is wrong now: every check of every target with its status, figure, evidence and fix
+ *
+ * Each check (ids and default thresholds in the README; CHECKS_FILE overrides them, per target too) with the status it reports (a change is reported once it held for `for` evaluations), the figure and thresholds that applied, the objects behind the verdict, since when, and the statement or setting that fixes it (never run by pgscope). `unknown` says why (a privilege, an extension, history off). Evaluated every `interval` by the service, which notifies ALERT_WEBHOOK_URL and ALERTMANAGER_URL of every change. Critical first.
+ */
+export const listChecks = <ThrowOnError extends boolean = false>(options?: Options<ListChecksData, ThrowOnError>) => (options?.client ?? client).get<ListChecksResponses, ListChecksErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/db/monitoring/postgres/checks',
+    ...options
+});
+
+/**
+ * The history of check status changes over a window
+ *
+ * Every reported change of a check’s status (after damping), newest first, from the history store (409 HISTORY_DISABLED with HISTORY=off).
+ */
+export const listCheckEvents = <ThrowOnError extends boolean = false>(options?: Options<ListCheckEventsData, ThrowOnError>) => (options?.client ?? client).get<ListCheckEventsResponses, ListCheckEventsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/db/monitoring/postgres/checks/events',
     ...options
 });
 

@@ -289,6 +289,103 @@ export type CapabilitiesDto = {
     superuser: boolean;
 };
 
+export type CheckDto = {
+    /**
+     * The check (stable ids, documented in the README)
+     */
+    id: CheckId;
+    /**
+     * The target
+     */
+    target: string;
+    /**
+     * The database, for the checks that are per database
+     */
+    database: string | null;
+    /**
+     * The reported status (a change is reported once it held for `for` evaluations)
+     */
+    status: CheckStatus;
+    /**
+     * The figure judged, in `unit`; null when it could not be read (see reason)
+     */
+    value: number | null;
+    /**
+     * Its unit: %, s, h, bytes, transactions, indexes…
+     */
+    unit: string;
+    /**
+     * The warning threshold that applied (null: none)
+     */
+    warning: number | null;
+    /**
+     * The critical threshold that applied (null: none)
+     */
+    critical: number | null;
+    /**
+     * The objects behind the verdict
+     */
+    evidence: Array<EvidenceDto>;
+    /**
+     * Since when it is in this status (since pgscope started watching, at most)
+     */
+    since: string | null;
+    /**
+     * What fixes it (never run by pgscope); null when ok
+     */
+    hint: string | null;
+    /**
+     * Why it is unknown
+     */
+    reason: string | null;
+};
+
+export type CheckEventDto = {
+    /**
+     * When the change was reported
+     */
+    at: string;
+    /**
+     * The target
+     */
+    target: string;
+    /**
+     * The database
+     */
+    database: string | null;
+    /**
+     * The check
+     */
+    id: CheckId;
+    /**
+     * The new status
+     */
+    status: CheckStatus;
+    /**
+     * The one before
+     */
+    previous: CheckStatus | null;
+    /**
+     * The figure then
+     */
+    value: number | null;
+};
+
+export type CheckEventsResponseDto = {
+    /**
+     * When and how this answer was collected; meta.window its coverage
+     */
+    meta: MetaDto;
+    /**
+     * Status changes, newest first (at most 1000)
+     */
+    events: Array<CheckEventDto>;
+};
+
+export type CheckId = 'xid_wraparound' | 'mxid_wraparound' | 'xmin_horizon' | 'idle_in_transaction' | 'long_query' | 'connections' | 'replication_lag_bytes' | 'replication_lag_time' | 'slot_retained_wal' | 'archiver_failing' | 'sequence_exhaustion' | 'statements_capacity' | 'invalid_indexes' | 'autovacuum_overdue' | 'pending_restart' | 'checksum_failures' | 'stats_age' | 'cache_hit_ratio';
+
+export type CheckStatus = 'ok' | 'warning' | 'critical' | 'unknown' | 'disabled';
+
 export type CheckpointsDto = {
     /**
      * Timed checkpoints (checkpoint_timeout)
@@ -342,6 +439,25 @@ export type CheckpointsDto = {
      * stats_reset of pg_stat_bgwriter
      */
     bgwriterStatsReset: string | null;
+};
+
+export type ChecksResponseDto = {
+    /**
+     * When and how this answer was collected
+     */
+    meta: MetaDto;
+    /**
+     * Seconds between evaluations (CHECKS_FILE interval)
+     */
+    intervalSeconds: number;
+    /**
+     * Evaluations a new status must hold before it is reported
+     */
+    for: number;
+    /**
+     * The checks, critical first, then warning, unknown, ok, disabled
+     */
+    checks: Array<CheckDto>;
 };
 
 export type ClusterCacheDto = {
@@ -617,6 +733,21 @@ export type DatabasesSetting = 'all' | 'list' | 'url';
  * Stable machine-readable code
  */
 export type ErrorCode = 'INVALID_PARAMETER' | 'UNAUTHORIZED' | 'NOT_FOUND' | 'TARGET_NOT_FOUND' | 'DATABASE_NOT_FOUND' | 'STATEMENT_NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'RATE_LIMITED' | 'INSUFFICIENT_PRIVILEGE' | 'PG_STAT_STATEMENTS_UNAVAILABLE' | 'DATABASE_UNAVAILABLE' | 'QUERY_TIMEOUT' | 'HISTORY_DISABLED' | 'HISTORY_UNAVAILABLE' | 'INTERNAL_ERROR';
+
+export type EvidenceDto = {
+    /**
+     * What it is: database, session, replication_slot, standby, table, index, sequence, setting…
+     */
+    kind: string;
+    /**
+     * Which one
+     */
+    name: string;
+    /**
+     * Its figure
+     */
+    value: number | string | null;
+};
 
 export type ExtensionCapabilityDto = {
     /**
@@ -3246,6 +3377,152 @@ export type GetCacheResponses = {
 };
 
 export type GetCacheResponse = GetCacheResponses[keyof GetCacheResponses];
+
+export type ListChecksData = {
+    body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
+    path?: never;
+    query?: {
+        /**
+         * Only the checks of this target (default: every target). (No example: the names are each instance’s own.)
+         */
+        target?: string;
+        /**
+         * Only checks in this status
+         */
+        status?: CheckStatus;
+        /**
+         * Only this check (its id, see the README)
+         */
+        id?: CheckId;
+    };
+    url: '/api/db/monitoring/postgres/checks';
+};
+
+export type ListChecksErrors = {
+    /**
+     * A query parameter is invalid (code INVALID_PARAMETER; invalidParams names it)
+     */
+    400: ProblemDto;
+    /**
+     * Missing or wrong bearer token (code UNAUTHORIZED)
+     */
+    401: ProblemDto;
+    /**
+     * The pgscope role lacks a privilege this request needs (code INSUFFICIENT_PRIVILEGE)
+     */
+    403: ProblemDto;
+    /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
+    /**
+     * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
+     */
+    429: ProblemDto;
+    /**
+     * An unexpected failure (code INTERNAL_ERROR); the cause is in the service log, never in the response
+     */
+    500: ProblemDto;
+    /**
+     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE) or a needed extension is missing
+     */
+    503: ProblemDto;
+    /**
+     * The monitoring query hit QUERY_TIMEOUT_MS and was cancelled on the server (code QUERY_TIMEOUT)
+     */
+    504: ProblemDto;
+};
+
+export type ListChecksError = ListChecksErrors[keyof ListChecksErrors];
+
+export type ListChecksResponses = {
+    200: ChecksResponseDto;
+};
+
+export type ListChecksResponse = ListChecksResponses[keyof ListChecksResponses];
+
+export type ListCheckEventsData = {
+    body?: never;
+    headers?: {
+        /**
+         * An ETag of an earlier answer: a 304 without a body while that answer is still the current one
+         */
+        'If-None-Match'?: string;
+    };
+    path?: never;
+    query?: {
+        /**
+         * The watched server, by its configured name (default: the first configured); GET /api/db/monitoring/targets lists them. An unknown name is a 404 TARGET_NOT_FOUND. (No example: the names are each instance's own.)
+         */
+        target?: string;
+        /**
+         * A window ending now, such as 15m, 1h or 7d (s, m, h or d). The status changes in it (default 24h), from the history store; not with from/to. Without window, from and to the answer is the live one, cumulative since the last reset
+         */
+        window?: string;
+        /**
+         * Start of the window: ISO 8601 (2026-11-28T03:00:00Z), or relative to now (-15m, -2h); with `to` (default now) instead of `window`
+         */
+        from?: string;
+        /**
+         * End of the window: ISO 8601, now (the default), or relative to now (-15m); needs `from`
+         */
+        to?: string;
+    };
+    url: '/api/db/monitoring/postgres/checks/events';
+};
+
+export type ListCheckEventsErrors = {
+    /**
+     * A query parameter is invalid (code INVALID_PARAMETER; invalidParams names it)
+     */
+    400: ProblemDto;
+    /**
+     * Missing or wrong bearer token (code UNAUTHORIZED)
+     */
+    401: ProblemDto;
+    /**
+     * The pgscope role lacks a privilege this request needs (code INSUFFICIENT_PRIVILEGE)
+     */
+    403: ProblemDto;
+    /**
+     * No such target (code TARGET_NOT_FOUND) or database of it (code DATABASE_NOT_FOUND); the detail names it
+     */
+    404: ProblemDto;
+    /**
+     * History is off (code HISTORY_DISABLED): a window, from or to needs the history store; the hint says how
+     */
+    409: ProblemDto;
+    /**
+     * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
+     */
+    429: ProblemDto;
+    /**
+     * An unexpected failure (code INTERNAL_ERROR); the cause is in the service log, never in the response
+     */
+    500: ProblemDto;
+    /**
+     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE), a needed extension is missing, or, for a windowed request, the history store does not answer (code HISTORY_UNAVAILABLE, with the cause)
+     */
+    503: ProblemDto;
+    /**
+     * The monitoring query hit QUERY_TIMEOUT_MS and was cancelled on the server (code QUERY_TIMEOUT)
+     */
+    504: ProblemDto;
+};
+
+export type ListCheckEventsError = ListCheckEventsErrors[keyof ListCheckEventsErrors];
+
+export type ListCheckEventsResponses = {
+    200: CheckEventsResponseDto;
+};
+
+export type ListCheckEventsResponse = ListCheckEventsResponses[keyof ListCheckEventsResponses];
 
 export type GetHistoryStatusData = {
     body?: never;

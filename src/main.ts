@@ -5,6 +5,8 @@ import { apiTokens, ConfigError, Env, isLoopback, loadEnv, LOG_LEVELS } from './
 import { DemoServer } from './embedded/demo';
 import { HistoryCollector } from './history/collector.service';
 import { LoadSampler } from './load/load.sampler';
+import { loadChecksConfig } from './checks/checks.config';
+import { ChecksRunner } from './checks/checks.runner';
 import { TargetRegistry } from './targets/registry';
 import { loadTargets, TargetConfig, targetFromUrl } from './targets/targets.config';
 
@@ -17,6 +19,8 @@ async function bootstrap(): Promise<void> {
   try {
     env = loadEnv();
     targets = loadTargets(env);
+    // CHECKS_FILE is read again by the checks runner: here it fails the start with one line naming the key.
+    loadChecksConfig(env);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -114,6 +118,7 @@ async function bootstrap(): Promise<void> {
   registry.start();
   app.get(HistoryCollector).start();
   app.get(LoadSampler).start();
+  app.get(ChecksRunner).start();
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : env.PORT;
   const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;

@@ -59,7 +59,7 @@ describe('the embedded history store', () => {
       expect(find(before.body).calls).toBe(4);
       expect(find(after.body).calls).toBe(4);
       const status = await second.get(`${API}/history`);
-      expect(status.body.store).toMatchObject({ kind: 'embedded', schemaVersion: 2 });
+      expect(status.body.store).toMatchObject({ kind: 'embedded', schemaVersion: 3 });
       expect(status.body.store.bytes).toBeGreaterThan(0);
     } finally {
       await second.close();
@@ -109,7 +109,7 @@ describe('the embedded history store', () => {
     const check = postgres(again.url(), { max: 1, onnotice: () => undefined });
     try {
       const rows = await check<{ version: number }[]>`select version from pgscope_migrations order by version`;
-      expect(rows.map((r) => r.version)).toEqual([1, 2, 99]);
+      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 99]);
     } finally {
       await check.end();
       await again.stop();
@@ -153,15 +153,17 @@ describe('the embedded history store', () => {
       // A round lets a couple of snapshots complete before it hunts for one in flight.
       const hunt = Date.now() + 2500;
       const exited = new Promise((r) => child.once('exit', r));
-      await delay(1000);
-      for (let i = 0; i < 50; i++) await runner.unsafe(`select ${i} as c${i % 7}`);
-      // Killed while a snapshot's transaction is open on the store (its backend is in a transaction). The store may
-      // still be the last round's orphan, being stopped, or starting: read its port afresh until one answers.
-      const password = fs.readFileSync(path.join(dir, 'password'), 'utf8').trim();
       let probe: postgres.Sql | undefined;
+      // Whatever happens in the round, the child is killed: a service left running would keep jest from exiting.
       try {
+        await delay(1000);
+        for (let i = 0; i < 50; i++) await runner.unsafe(`select ${i} as c${i % 7}`);
+        // Killed while a snapshot's transaction is open on the store (its backend is in a transaction). The store
+        // may still be the last round's orphan, being stopped, or not yet created: read its password and port
+        // afresh until one answers.
         for (const until = Date.now() + 30_000; Date.now() < until;) {
           try {
+            const password = fs.readFileSync(path.join(dir, 'password'), 'utf8').trim();
             const port = Number(fs.readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[3]);
             probe ??= postgres(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, {
               max: 1,

@@ -42,6 +42,8 @@ describe('openapi.json quality', () => {
       ['getActivity', ['activity']],
       ['listLockChains', ['load']],
       ['getCache', ['cache']],
+      ['listChecks', ['checks']],
+      ['listCheckEvents', ['checks']],
       ['getHistoryStatus', ['history']],
       ['getDatabaseHistory', ['history']],
       ['getSizesHistory', ['history']],
@@ -93,7 +95,7 @@ describe('openapi.json quality', () => {
       expect([route, op.responses['200'].content['application/json'].example]).toEqual([route, expect.any(Object)]);
       if (route.startsWith('/api/db/monitoring/postgres')) {
         // Operations that read the history store can answer 409 HISTORY_DISABLED; the overview and activity cannot.
-        const windowed = !/\/postgres(\/activity|\/vacuum|\/replication|\/io)?$/.test(route);
+        const windowed = !/\/postgres(\/activity|\/vacuum|\/replication|\/io|\/checks)?$/.test(route);
         expect([route, Object.keys(op.responses).sort()]).toEqual([
           route,
           ['200', '304', '400', '401', '403', '404', ...(windowed ? ['409'] : []), '429', '500', '503', '504'],

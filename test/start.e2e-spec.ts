@@ -132,10 +132,17 @@ describe('npm start without DATABASE_URL', () => {
       }
       expect(statements[0]).toMatchObject({ calls: expect.any(Number), callsPerSecond: expect.any(Number) });
       expect(statements[0].calls).toBeGreaterThan(0);
-      const cache: any = await (
-        await fetch(`${service.baseUrl}/api/db/monitoring/postgres/history/database?window=5m&step=10s`)
-      ).json();
-      expect(cache.points.some((p: any) => p.transactionsPerSecond > 0)).toBe(true);
+      // pg_stat_database's cadence is its own: wait for its second snapshot (the first is a baseline).
+      let points: any[] = [];
+      while (Date.now() - started < 60_000) {
+        const cache: any = await (
+          await fetch(`${service.baseUrl}/api/db/monitoring/postgres/history/database?window=5m&step=10s`)
+        ).json();
+        points = cache.points ?? [];
+        if (points.some((p: any) => p.transactionsPerSecond > 0)) break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      expect(points.some((p: any) => p.transactionsPerSecond > 0)).toBe(true);
       // The load chart data: the demo's slow report (pg_sleep) and its lock chain, within a minute of the start.
       let top: any[] = [];
       let chains: any[] = [];

@@ -6,6 +6,7 @@ import {
   IsInt,
   IsNumber,
   IsOptional,
+  IsUrl,
   IsString,
   Matches,
   Max,
@@ -218,6 +219,26 @@ export class Env {
   @Max(3600)
   LOAD_BUCKET_SECONDS = 10;
 
+  /** Thresholds of the checks (YAML); absent: the defaults. */
+  @IsOptional()
+  @IsString()
+  CHECKS_FILE?: string;
+
+  /** Where check status changes are POSTed (JSON), if anywhere. */
+  @IsOptional()
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
+  ALERT_WEBHOOK_URL?: string;
+
+  /** The key of the X-Pgscope-Signature HMAC-SHA256 of each webhook body. */
+  @IsOptional()
+  @IsString()
+  ALERT_WEBHOOK_SECRET?: string;
+
+  /** Alertmanager's base URL (alerts go to its /api/v2/alerts), if any. */
+  @IsOptional()
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
+  ALERTMANAGER_URL?: string;
+
   /** /metrics: each family of each target is collected at most this often, in ms, whatever the scrapers. */
   @Transform(toInt)
   @IsInt()
@@ -283,6 +304,10 @@ const EXPECTS: Record<keyof Env, string> = {
   HISTORY_SIZES_INTERVAL: 'a duration from 1s to 1d, such as 10s, 60s or 5m',
   LOAD_SAMPLE_MS: 'an integer number of milliseconds from 0 (off) to 60000',
   LOAD_BUCKET_SECONDS: 'an integer number of seconds from 1 to 3600',
+  CHECKS_FILE: 'the path of a readable YAML file',
+  ALERT_WEBHOOK_URL: 'an http(s) URL',
+  ALERT_WEBHOOK_SECRET: 'a string',
+  ALERTMANAGER_URL: 'an http(s) URL such as http://alertmanager:9093',
   METRICS_TTL_MS: 'an integer number of milliseconds from 0 to 3600000',
   METRICS_TOP_STATEMENTS: 'an integer from 0 to 10000',
   METRICS_TOP_RELATIONS: 'an integer from 0 to 100000',

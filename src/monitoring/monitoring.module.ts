@@ -24,6 +24,10 @@ import { ReplicationController } from './replication/replication.controller';
 import { ReplicationService } from './replication/replication.service';
 import { IoService } from './io/io.service';
 import { MetricsController } from './metrics/metrics.controller';
+import { ChecksController } from './checks/checks.controller';
+import { ChecksEvaluator } from '../checks/checks.evaluator';
+import { ChecksNotifier } from '../checks/checks.notifier';
+import { ChecksRunner } from '../checks/checks.runner';
 import { MetricsService } from './metrics/metrics.service';
 import { VacuumService } from './vacuum/vacuum.service';
 import { LoadHistory } from './load/load.history';
@@ -47,6 +51,7 @@ import { StatementsSnapshot } from './statements/statements.snapshot';
     VacuumController,
     ReplicationController,
     MetricsController,
+    ChecksController,
   ],
   providers: [
     OverviewService,
@@ -71,7 +76,10 @@ import { StatementsSnapshot } from './statements/statements.snapshot';
     ReplicationService,
     IoService,
     MetricsService,
+    ChecksEvaluator,
+    ChecksNotifier,
+    ChecksRunner,
   ],
-  exports: [HistoryCollector, LoadSampler],
+  exports: [HistoryCollector, LoadSampler, ChecksRunner],
 })
 export class MonitoringModule {}

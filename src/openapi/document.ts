@@ -35,6 +35,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     )
     .addTag('load', 'Database load: sampled active sessions by wait, statement and client over time, and lock chains')
     .addTag('replication', 'Replication: standbys and their lag, slots, the archiver; and where the server’s I/O goes')
+    .addTag('checks', 'Checks: what is wrong now, with evidence and the fix; the history of status changes')
     .addTag(
       'maintenance',
       'Vacuum and wraparound, the xmin horizon and who holds it, long operations in progress, sequences',

@@ -94,6 +94,10 @@ export const METRICS = {
   pgscope_collector_skips_total: ['counter', 'History collections skipped (the previous one still ran)'],
   pgscope_collector_last_duration_seconds: ['gauge', 'Duration of the last history collection'],
   pgscope_collector_failing: ['gauge', '1 while the history collection fails'],
+  pgscope_check_status: [
+    'gauge',
+    'Reported status of a check: 0 ok, 1 warning, 2 critical, 3 unknown (disabled: absent)',
+  ],
 } as const satisfies Record<string, readonly ['gauge' | 'counter', string]>;
 
 export type MetricName = keyof typeof METRICS;

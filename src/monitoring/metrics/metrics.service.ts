@@ -4,6 +4,7 @@ import { Env } from '../../config/env';
 import { HistoryCollector } from '../../history/collector.service';
 import { HistoryService } from '../../history/history.service';
 import { LoadSampler } from '../../load/load.sampler';
+import { ChecksRunner } from '../../checks/checks.runner';
 import { TargetRegistry } from '../../targets/registry';
 import { Target } from '../../targets/target';
 import { summaryQuery } from '../activity/activity.sql';
@@ -64,6 +65,7 @@ export class MetricsService {
     private readonly collector: HistoryCollector,
     private readonly sampler: LoadSampler,
     private readonly load: LoadHistory,
+    private readonly checks: ChecksRunner,
   ) {}
 
   /** The target's configured labels, as Prometheus label names (invalid characters become _; ours win). */
@@ -166,6 +168,12 @@ export class MetricsService {
           }
         };
       });
+    }
+    const codes = { ok: 0, warning: 1, critical: 2, unknown: 3 } as const;
+    for (const s of this.checks.list()) {
+      const r = s.reported;
+      if (r.target !== target.name || r.status === 'disabled') continue;
+      page.put('pgscope_check_status', { ...labels, check: r.id, database: r.database ?? '' }, codes[r.status]);
     }
     // The collectors' own state for this target: the history collector's and the load sampler's.
     for (const s of this.collector.now?.list() ?? []) {

@@ -1,0 +1,176 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { Env } from '../config/env';
+import { HistoryService } from '../history/history.service';
+import { TargetRegistry } from '../targets/registry';
+import { ChecksConfig, CHECKS, loadChecksConfig } from './checks.config';
+import { CheckResult, CheckStatus, ChecksEvaluator } from './checks.evaluator';
+import { ChecksNotifier, StatusChange } from './checks.notifier';
+
+/** One check of one target (and database): what it reports, since when, and what it is turning into. */
+export interface CheckState {
+  reported: CheckResult;
+  since: Date;
+  candidate?: { status: CheckStatus; count: number };
+}
+
+export interface CheckEvent {
+  at: Date;
+  target: string;
+  database: string | null;
+  id: string;
+  status: CheckStatus;
+  previous: CheckStatus | null;
+  value: number | null;
+}
+
+const MAX_EVENTS = 10_000;
+const FIRING: CheckStatus[] = ['warning', 'critical'];
+
+/**
+ * Evaluates the checks of every target every `interval` (CHECKS_FILE, default 60 s). A new status is reported once it
+ * held for `for` evaluations in a row (default 2: one flap is not an alert); each reported change is an event (kept
+ * in the history store when it is on, and in memory) and a notification. The first evaluation of a check sets its
+ * status without notifying (pgscope starting is not news).
+ */
+@Injectable()
+export class ChecksRunner implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('Checks');
+  readonly config: ChecksConfig;
+  private readonly states = new Map<string, CheckState>();
+  private readonly events: CheckEvent[] = [];
+  private timer?: NodeJS.Timeout;
+  private running = false;
+
+  constructor(
+    @Inject(Env) env: Env,
+    private readonly targets: TargetRegistry,
+    private readonly evaluator: ChecksEvaluator,
+    private readonly notifier: ChecksNotifier,
+    private readonly history: HistoryService,
+  ) {
+    this.config = loadChecksConfig(env);
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.evaluateNow().catch(() => undefined), this.config.intervalMs);
+    this.timer.unref();
+    void this.evaluateNow().catch(() => undefined);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.notifier.close();
+  }
+
+  list(): CheckState[] {
+    return [...this.states.values()];
+  }
+
+  recentEvents(): CheckEvent[] {
+    return [...this.events];
+  }
+
+  /** One evaluation of every target (the timer's; tests call it). Never two at once. */
+  async evaluateNow(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const changes: StatusChange[] = [];
+      const ended: { check: CheckResult; severity: string }[] = [];
+      for (const target of this.targets.list()) {
+        const settings = this.config.targets[target.name] ?? this.config.checks;
+        let results: CheckResult[];
+        try {
+          results = await this.evaluator.evaluate(target, settings);
+        } catch (err) {
+          // The target did not answer: every check of it is unknown, with the reason.
+          const reason = `the target did not answer (${(err as { code?: string }).code ?? (err as Error).message})`;
+          results = [...this.states.values()]
+            .filter((s) => s.reported.target === target.name)
+            .map((s) => ({ ...s.reported, status: 'unknown' as const, value: null, reason, hint: null, evidence: [] }));
+          if (results.length === 0) {
+            results = CHECKS.map((c) => ({
+              id: c.id,
+              target: target.name,
+              database: null,
+              status: 'unknown' as const,
+              value: null,
+              unit: c.unit,
+              warning: settings[c.id].warning,
+              critical: settings[c.id].critical,
+              evidence: [],
+              hint: null,
+              reason,
+            }));
+          }
+        }
+        const now = new Date();
+        for (const r of results) {
+          const key = `${r.target}\u0000${r.id}\u0000${r.database ?? ''}`;
+          const state = this.states.get(key);
+          if (!state) {
+            this.states.set(key, { reported: r, since: now });
+            continue;
+          }
+          if (r.status === state.reported.status) {
+            state.reported = r;
+            state.candidate = undefined;
+            continue;
+          }
+          const candidate =
+            state.candidate?.status === r.status
+              ? { status: r.status, count: state.candidate.count + 1 }
+              : { status: r.status, count: 1 };
+          if (candidate.count < this.config.for) {
+            state.candidate = candidate;
+            // The reported status stands; its figures are the latest.
+            state.reported = { ...r, status: state.reported.status, hint: state.reported.hint };
+            continue;
+          }
+          const previous = state.reported.status;
+          state.reported = r;
+          state.since = now;
+          state.candidate = undefined;
+          changes.push({ check: r, previous, at: now });
+          if (FIRING.includes(previous)) ended.push({ check: r, severity: previous });
+          this.record({
+            at: now,
+            target: r.target,
+            database: r.database,
+            id: r.id,
+            status: r.status,
+            previous,
+            value: r.value,
+          });
+        }
+      }
+      this.notifier.changed(changes);
+      const firing = [...this.states.values()].map((s) => s.reported).filter((r) => FIRING.includes(r.status));
+      this.notifier.alertmanager(firing, ended);
+      if (changes.length > 0)
+        await this.store(changes).catch((err) => this.logger.warn(`events not stored: ${(err as Error).message}`));
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private record(e: CheckEvent): void {
+    this.events.push(e);
+    if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
+  }
+
+  private async store(changes: StatusChange[]): Promise<void> {
+    const store = this.history.storeIfOn;
+    if (!store) return;
+    for (const c of changes) {
+      const targetId = await store.targetId(c.check.target);
+      await store.write(
+        (tx) => tx`insert into check_events (at, target_id, database, check_id, status, previous, value)
+                   values (${c.at}, ${targetId}, ${c.check.database}, ${c.check.id}, ${c.check.status}, ${c.previous},
+                           ${c.check.value})`,
+      );
+    }
+  }
+}
