@@ -152,6 +152,15 @@ describe('/metrics', () => {
     expect(out).toMatch(/SUCCESS: \d+ rules found/);
   });
 
+  it('ships a Grafana dashboard that uses only metrics pgscope serves', () => {
+    const file = path.join(__dirname, '..', 'deploy', 'grafana', 'pgscope-dashboard.json');
+    const dashboard = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const exprs: string[] = dashboard.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr));
+    expect(exprs.length).toBeGreaterThan(10);
+    const used = new Set(exprs.flatMap((e) => [...e.matchAll(/\bpgscope_[a-z_]+/g)].map((m) => m[0])));
+    for (const name of used) expect([name, name in METRICS]).toEqual([name, true]);
+  });
+
   it('collects each family at most once per METRICS_TTL_MS, whatever the number of scrapes', async () => {
     const probe = () =>
       admin<{ calls: number }[]>`
