@@ -39,7 +39,9 @@ export class ChecksRunner implements BeforeApplicationShutdown {
   private readonly states = new Map<string, CheckState>();
   private readonly events: CheckEvent[] = [];
   private timer?: NodeJS.Timeout;
-  private running = false;
+  private first?: NodeJS.Timeout;
+  private stopping = false;
+  private current?: Promise<void>;
 
   constructor(
     @Inject(Env) env: Env,
@@ -52,15 +54,24 @@ export class ChecksRunner implements BeforeApplicationShutdown {
   }
 
   start(): void {
-    if (this.timer) return;
+    if (this.timer || this.stopping) return;
     this.timer = setInterval(() => void this.evaluateNow().catch(() => undefined), this.config.intervalMs);
     this.timer.unref();
-    void this.evaluateNow().catch(() => undefined);
+    // The first evaluation a little after the start, not during it (GET /checks evaluates at once if none ran).
+    this.first = setTimeout(
+      () => void this.evaluateNow().catch(() => undefined),
+      Math.min(this.config.intervalMs, 10_000),
+    );
+    this.first.unref();
   }
 
+  /** No evaluation starts once shutdown begins; one running is let finish (bounded) before the pools close. */
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
+    clearTimeout(this.first);
     this.timer = undefined;
+    if (this.current) await Promise.race([this.current, new Promise((r) => setTimeout(r, 5000).unref())]);
     await this.notifier.close();
   }
 
@@ -74,9 +85,16 @@ export class ChecksRunner implements BeforeApplicationShutdown {
 
   /** One evaluation of every target (the timer's; tests call it). Never two at once. */
   async evaluateNow(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
+    if (this.current) return this.current;
+    if (this.stopping) return;
+    this.current = this.evaluate().finally(() => {
+      this.current = undefined;
+    });
+    return this.current;
+  }
+
+  private async evaluate(): Promise<void> {
+    {
       const changes: StatusChange[] = [];
       const ended: { check: CheckResult; severity: string }[] = [];
       for (const target of this.targets.list()) {
@@ -151,8 +169,6 @@ export class ChecksRunner implements BeforeApplicationShutdown {
       this.notifier.alertmanager(firing, ended);
       if (changes.length > 0)
         await this.store(changes).catch((err) => this.logger.warn(`events not stored: ${(err as Error).message}`));
-    } finally {
-      this.running = false;
     }
   }
 
