@@ -150,8 +150,9 @@ describe('the embedded history store', () => {
     let caught = 0;
     for (let round = 0; round < 4; round++) {
       const child = start();
-      // A round lets a couple of snapshots complete before it hunts for one in flight.
-      const hunt = Date.now() + 2500;
+      // A round lets two more snapshots complete before it hunts for one in flight (counted, not timed: a loaded
+      // machine collects slower).
+      const wanted = 2 * (round + 1);
       const exited = new Promise((r) => child.once('exit', r));
       let probe: postgres.Sql | undefined;
       // Whatever happens in the round, the child is killed: a service left running would keep jest from exiting.
@@ -170,10 +171,11 @@ describe('the embedded history store', () => {
               onnotice: () => undefined,
               connect_timeout: 2,
             });
-            const [row] = await probe<{ n: number }[]>`
-              select count(*)::int as n from pg_stat_activity
-               where application_name = 'pgscope-history' and xact_start is not null`;
-            if (row.n > 0 && Date.now() >= hunt) {
+            const [row] = await probe<{ n: number; done: number }[]>`
+              select (select count(*)::int from pg_stat_activity
+                       where application_name = 'pgscope-history' and xact_start is not null) as n,
+                     (select count(*)::int from snapshots where family = 'statements') as done`;
+            if (row.n > 0 && row.done >= wanted) {
               caught++;
               break;
             }
