@@ -13,23 +13,12 @@ export interface CheckState {
   candidate?: { status: CheckStatus; count: number };
 }
 
-export interface CheckEvent {
-  at: Date;
-  target: string;
-  database: string | null;
-  id: string;
-  status: CheckStatus;
-  previous: CheckStatus | null;
-  value: number | null;
-}
-
-const MAX_EVENTS = 10_000;
 const FIRING: CheckStatus[] = ['warning', 'critical'];
 
 /**
  * Evaluates the checks of every target every `interval` (CHECKS_FILE, default 60 s). A new status is reported once it
  * held for `for` evaluations in a row (default 2: one flap is not an alert); each reported change is an event (kept
- * in the history store when it is on, and in memory) and a notification. The first evaluation of a check sets its
+ * in the history store when it is on) and a notification. The first evaluation of a check sets its
  * status without notifying (pgscope starting is not news).
  */
 @Injectable()
@@ -37,7 +26,6 @@ export class ChecksRunner implements BeforeApplicationShutdown {
   private readonly logger = new Logger('Checks');
   readonly config: ChecksConfig;
   private readonly states = new Map<string, CheckState>();
-  private readonly events: CheckEvent[] = [];
   private timer?: NodeJS.Timeout;
   private first?: NodeJS.Timeout;
   private stopping = false;
@@ -77,10 +65,6 @@ export class ChecksRunner implements BeforeApplicationShutdown {
 
   list(): CheckState[] {
     return [...this.states.values()];
-  }
-
-  recentEvents(): CheckEvent[] {
-    return [...this.events];
   }
 
   /** One evaluation of every target (the timer's; tests call it). Never two at once. */
@@ -153,15 +137,6 @@ export class ChecksRunner implements BeforeApplicationShutdown {
           state.candidate = undefined;
           changes.push({ check: r, previous, at: now });
           if (FIRING.includes(previous)) ended.push({ check: r, severity: previous });
-          this.record({
-            at: now,
-            target: r.target,
-            database: r.database,
-            id: r.id,
-            status: r.status,
-            previous,
-            value: r.value,
-          });
         }
       }
       this.notifier.changed(changes);
@@ -170,11 +145,6 @@ export class ChecksRunner implements BeforeApplicationShutdown {
       if (changes.length > 0)
         await this.store(changes).catch((err) => this.logger.warn(`events not stored: ${(err as Error).message}`));
     }
-  }
-
-  private record(e: CheckEvent): void {
-    this.events.push(e);
-    if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
   }
 
   private async store(changes: StatusChange[]): Promise<void> {
