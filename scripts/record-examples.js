@@ -15,6 +15,7 @@ const { loadEnv } = require('../dist/config/env');
 const { TargetRegistry } = require('../dist/targets/registry');
 const { targetFromUrl } = require('../dist/targets/targets.config');
 const { HistoryCollector } = require('../dist/history/collector.service');
+const { Leases } = require('../dist/history/leases');
 const { LoadSampler } = require('../dist/load/load.sampler');
 const os = require('node:os');
 
@@ -38,6 +39,7 @@ const OPERATIONS = {
   listChecks: `${API}/checks?status=warning`,
   listCheckEvents: `${API}/checks/events?window=1h`,
   listTargets: '/api/db/monitoring/targets',
+  listInstances: '/api/db/monitoring/instances',
   getLiveness: '/health/live',
   getReadiness: '/health/ready',
 };
@@ -55,11 +57,16 @@ const OPERATIONS = {
     HISTORY_RELATIONS_INTERVAL: '5s',
     HISTORY_SIZES_INTERVAL: '5s',
     LOAD_BUCKET_SECONDS: '5',
+    INSTANCE_ID: 'pgscope-a',
   });
   const targets = [targetFromUrl('demo', demo.url, env, { databases: 'all', labels: { env: 'demo' } })];
   const app = await createApp(env, { targets });
   try {
     await app.init();
+    // As main.ts does: this instance takes the leases (it is alone on its store), then collects.
+    const leases = app.get(Leases);
+    leases.start();
+    await leases.renewNow();
     await app.get(TargetRegistry).list()[0].check();
     await app.getHttpAdapter().getInstance().ready();
     const collector = app.get(HistoryCollector).now;

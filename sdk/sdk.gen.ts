@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { GetActivityData, GetActivityErrors, GetActivityResponses, GetCacheData, GetCacheErrors, GetCacheResponses, GetDatabaseHistoryData, GetDatabaseHistoryErrors, GetDatabaseHistoryResponses, GetHistoryStatusData, GetHistoryStatusErrors, GetHistoryStatusResponses, GetIoData, GetIoErrors, GetIoResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetLoadData, GetLoadErrors, GetLoadResponses, GetLoadTopData, GetLoadTopErrors, GetLoadTopResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetReplicationData, GetReplicationErrors, GetReplicationResponses, GetServerOverviewData, GetServerOverviewErrors, GetServerOverviewResponses, GetSizesHistoryData, GetSizesHistoryErrors, GetSizesHistoryResponses, GetStatementHistoryData, GetStatementHistoryErrors, GetStatementHistoryResponses, GetVacuumData, GetVacuumErrors, GetVacuumResponses, ListCheckEventsData, ListCheckEventsErrors, ListCheckEventsResponses, ListChecksData, ListChecksErrors, ListChecksResponses, ListIndexesData, ListIndexesErrors, ListIndexesResponses, ListLockChainsData, ListLockChainsErrors, ListLockChainsResponses, ListStatementsData, ListStatementsErrors, ListStatementsResponses, ListTargetsData, ListTargetsErrors, ListTargetsResponses } from './types.gen.js';
+import type { GetActivityData, GetActivityErrors, GetActivityResponses, GetCacheData, GetCacheErrors, GetCacheResponses, GetDatabaseHistoryData, GetDatabaseHistoryErrors, GetDatabaseHistoryResponses, GetHistoryStatusData, GetHistoryStatusErrors, GetHistoryStatusResponses, GetIoData, GetIoErrors, GetIoResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetLoadData, GetLoadErrors, GetLoadResponses, GetLoadTopData, GetLoadTopErrors, GetLoadTopResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetReplicationData, GetReplicationErrors, GetReplicationResponses, GetServerOverviewData, GetServerOverviewErrors, GetServerOverviewResponses, GetSizesHistoryData, GetSizesHistoryErrors, GetSizesHistoryResponses, GetStatementHistoryData, GetStatementHistoryErrors, GetStatementHistoryResponses, GetVacuumData, GetVacuumErrors, GetVacuumResponses, ListCheckEventsData, ListCheckEventsErrors, ListCheckEventsResponses, ListChecksData, ListChecksErrors, ListChecksResponses, ListIndexesData, ListIndexesErrors, ListIndexesResponses, ListInstancesData, ListInstancesErrors, ListInstancesResponses, ListLockChainsData, ListLockChainsErrors, ListLockChainsResponses, ListStatementsData, ListStatementsErrors, ListStatementsResponses, ListTargetsData, ListTargetsErrors, ListTargetsResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -17,6 +17,17 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
      */
     meta?: Record<string, unknown>;
 };
+
+/**
+ * The pgscope instances sharing this history store, and how many targets each collects
+ *
+ * Instances started with the same HISTORY_DATABASE_URL share the targets: each target is collected by the one holding its lease (GET /targets says which). Live: renewed its leases within 60% of LEASE_TAKEOVER_SECONDS. Read from the store (409 HISTORY_DISABLED with HISTORY=off).
+ */
+export const listInstances = <ThrowOnError extends boolean = false>(options?: Options<ListInstancesData, ThrowOnError>) => (options?.client ?? client).get<ListInstancesResponses, ListInstancesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/db/monitoring/instances',
+    ...options
+});
 
 /**
  * Server overview

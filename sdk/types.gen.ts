@@ -1076,6 +1076,60 @@ export type IndexesSummaryDto = {
     reclaimableTableBytes: number | null;
 };
 
+export type InstanceDto = {
+    /**
+     * Its INSTANCE_ID (default: host name and pid)
+     */
+    id: string;
+    /**
+     * The host it runs on
+     */
+    host: string;
+    /**
+     * Its process id
+     */
+    pid: number;
+    /**
+     * Its pgscope version
+     */
+    version: string;
+    /**
+     * When it started (ISO 8601)
+     */
+    startedAt: string;
+    /**
+     * When it last renewed its leases (ISO 8601, the store's clock)
+     */
+    heartbeatAt: string;
+    /**
+     * Targets it collects now (leases held)
+     */
+    leases: number;
+    /**
+     * Whether it is the instance answering
+     */
+    self: boolean;
+};
+
+export type InstancesResponseDto = {
+    /**
+     * When this answer was made (the store's clock)
+     */
+    collectedAt: string;
+    /**
+     * The INSTANCE_ID of the instance answering
+     */
+    self: string;
+    /**
+     * How long a lease lasts unless renewed (60% of LEASE_TAKEOVER_SECONDS), in seconds
+     */
+    leaseSeconds: number;
+    /**
+     * The live instances, by id
+     */
+    instances: Array<InstanceDto>;
+};
+
 export type InvalidParamDto = {
     /**
      * Name of the query parameter
@@ -2757,6 +2811,25 @@ export type TablesCacheDto = {
     toastBlksRead: number;
 };
 
+export type TargetCollectorDto = {
+    /**
+     * The instance (INSTANCE_ID) holding its lease: the one writing its history
+     */
+    instance: string;
+    /**
+     * Since when it holds the lease (ISO 8601)
+     */
+    since: string;
+    /**
+     * When the lease ends unless renewed (ISO 8601): another instance takes it over after that
+     */
+    expiresAt: string;
+    /**
+     * Whether the instance answering collects it
+     */
+    self: boolean;
+};
+
 export type TargetDto = {
     /**
      * The configured name: the `target` parameter of every monitoring operation
@@ -2804,6 +2877,10 @@ export type TargetDto = {
      * Connection slots in use now (at most poolMax)
      */
     connections: number;
+    /**
+     * Which instance collects it into the history store (instances sharing one store each collect their share of the targets), as of the last lease renewal; null with history off or before the first renewal
+     */
+    collector: TargetCollectorDto | null;
     /**
      * What pgscope can read in its URL database with its role; null until it has been reached
      */
@@ -3017,6 +3094,48 @@ export type WraparoundDto = {
      */
     left: number;
 };
+
+export type ListInstancesData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/db/monitoring/instances';
+};
+
+export type ListInstancesErrors = {
+    /**
+     * A query parameter is invalid (code INVALID_PARAMETER; invalidParams names it)
+     */
+    400: ProblemDto;
+    /**
+     * Missing or wrong bearer token (code UNAUTHORIZED)
+     */
+    401: ProblemDto;
+    /**
+     * History is off (code HISTORY_DISABLED): a window, from or to needs the history store; the hint says how
+     */
+    409: ProblemDto;
+    /**
+     * Too many requests from this client (code RATE_LIMITED); Retry-After says when to retry
+     */
+    429: ProblemDto;
+    /**
+     * An unexpected failure (code INTERNAL_ERROR); the cause is in the service log, never in the response
+     */
+    500: ProblemDto;
+    /**
+     * PostgreSQL is unreachable (code DATABASE_UNAVAILABLE) or a needed extension is missing
+     */
+    503: ProblemDto;
+};
+
+export type ListInstancesError = ListInstancesErrors[keyof ListInstancesErrors];
+
+export type ListInstancesResponses = {
+    200: InstancesResponseDto;
+};
+
+export type ListInstancesResponse = ListInstancesResponses[keyof ListInstancesResponses];
 
 export type GetServerOverviewData = {
     body?: never;

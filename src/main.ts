@@ -4,6 +4,7 @@ import { createApp } from './app.setup';
 import { apiTokens, ConfigError, Env, isLoopback, loadEnv, LOG_LEVELS } from './config/env';
 import { DemoServer } from './embedded/demo';
 import { HistoryCollector } from './history/collector.service';
+import { Leases } from './history/leases';
 import { LoadSampler } from './load/load.sampler';
 import { loadChecksConfig } from './checks/checks.config';
 import { ChecksRunner } from './checks/checks.runner';
@@ -116,6 +117,10 @@ async function bootstrap(): Promise<void> {
 
   await app.listen(env.PORT, env.HOST);
   registry.start();
+  // Instances sharing one store: the first renewal takes this instance's share before the collectors start.
+  const leases = app.get(Leases);
+  leases.start();
+  await leases.renewNow();
   app.get(HistoryCollector).start();
   app.get(LoadSampler).start();
   app.get(ChecksRunner).start();

@@ -59,7 +59,7 @@ describe('the embedded history store', () => {
       expect(find(before.body).calls).toBe(4);
       expect(find(after.body).calls).toBe(4);
       const status = await second.get(`${API}/history`);
-      expect(status.body.store).toMatchObject({ kind: 'embedded', schemaVersion: 3 });
+      expect(status.body.store).toMatchObject({ kind: 'embedded', schemaVersion: 4 });
       expect(status.body.store.bytes).toBeGreaterThan(0);
     } finally {
       await second.close();
@@ -109,7 +109,7 @@ describe('the embedded history store', () => {
     const check = postgres(again.url(), { max: 1, onnotice: () => undefined });
     try {
       const rows = await check<{ version: number }[]>`select version from pgscope_migrations order by version`;
-      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 99]);
+      expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 99]);
     } finally {
       await check.end();
       await again.stop();

@@ -32,6 +32,7 @@ describe('history off', () => {
     `${API}/history/database`,
     `${API}/history/sizes`,
     `${API}/history/statements/1`,
+    '/api/db/monitoring/instances',
   ])('answers %s with 409 HISTORY_DISABLED and how to turn it on', async (url) => {
     const res = await api.get(url);
     expect(res.status).toBe(409);

@@ -310,7 +310,7 @@ describe('history: windows over snapshots', () => {
 
     const status = await api.get(`${API}/history`);
     expect(status.status).toBe(200);
-    expect(status.body.store).toMatchObject({ kind: 'external', schemaVersion: 3, retentionDays: 14 });
+    expect(status.body.store).toMatchObject({ kind: 'external', schemaVersion: 4, retentionDays: 14 });
     const families = status.body.collections.map((c: any) => `${c.family}:${c.database ?? ''}`);
     expect(families).toEqual(
       expect.arrayContaining(['statements:', 'database:', 'relations:postgres', 'sizes:postgres']),

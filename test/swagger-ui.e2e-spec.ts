@@ -59,7 +59,7 @@ if (!CHROMIUM) {
 
     const operations = page.locator('.opblock');
     const count = await operations.count();
-    expect(count).toBe(20);
+    expect(count).toBe(21);
     const results: [string, string, number][] = [];
     for (let i = 0; i < count; i++) {
       const op = operations.nth(i);

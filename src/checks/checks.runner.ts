@@ -1,7 +1,10 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { Env } from '../config/env';
 import { HistoryService } from '../history/history.service';
+import { Leases } from '../history/leases';
+import { LeaseLostError } from '../history/store';
 import { TargetRegistry } from '../targets/registry';
+import { Target } from '../targets/target';
 import { ChecksConfig, CHECKS, loadChecksConfig } from './checks.config';
 import { CheckResult, CheckStatus, ChecksEvaluator } from './checks.evaluator';
 import { ChecksNotifier, StatusChange } from './checks.notifier';
@@ -26,6 +29,7 @@ export class ChecksRunner implements BeforeApplicationShutdown {
   private readonly logger = new Logger('Checks');
   readonly config: ChecksConfig;
   private readonly states = new Map<string, CheckState>();
+  private readonly others = new Map<string, { at: number; states: CheckState[] }>();
   private timer?: NodeJS.Timeout;
   private first?: NodeJS.Timeout;
   private stopping = false;
@@ -37,8 +41,14 @@ export class ChecksRunner implements BeforeApplicationShutdown {
     private readonly evaluator: ChecksEvaluator,
     private readonly notifier: ChecksNotifier,
     private readonly history: HistoryService,
+    private readonly leases: Leases,
   ) {
     this.config = loadChecksConfig(env);
+    // Instances sharing a store: the holder of a target's lease evaluates and notifies; one taking a target over
+    // starts afresh (its first evaluation sets the status without notifying: the last holder did).
+    leases.onChange((target) => {
+      for (const [key, state] of this.states) if (state.reported.target === target) this.states.delete(key);
+    });
   }
 
   start(): void {
@@ -82,32 +92,8 @@ export class ChecksRunner implements BeforeApplicationShutdown {
       const changes: StatusChange[] = [];
       const ended: { check: CheckResult; severity: string }[] = [];
       for (const target of this.targets.list()) {
-        const settings = this.config.targets[target.name] ?? this.config.checks;
-        let results: CheckResult[];
-        try {
-          results = await this.evaluator.evaluate(target, settings);
-        } catch (err) {
-          // The target did not answer: every check of it is unknown, with the reason.
-          const reason = `the target did not answer (${(err as { code?: string }).code ?? (err as Error).message})`;
-          results = [...this.states.values()]
-            .filter((s) => s.reported.target === target.name)
-            .map((s) => ({ ...s.reported, status: 'unknown' as const, value: null, reason, hint: null, evidence: [] }));
-          if (results.length === 0) {
-            results = CHECKS.map((c) => ({
-              id: c.id,
-              target: target.name,
-              database: null,
-              status: 'unknown' as const,
-              value: null,
-              unit: c.unit,
-              warning: settings[c.id].warning,
-              critical: settings[c.id].critical,
-              evidence: [],
-              hint: null,
-              reason,
-            }));
-          }
-        }
+        if (!this.leases.collects(target.name)) continue;
+        const results = await this.results(target);
         const now = new Date();
         for (const r of results) {
           const key = `${r.target}\u0000${r.id}\u0000${r.database ?? ''}`;
@@ -147,16 +133,75 @@ export class ChecksRunner implements BeforeApplicationShutdown {
     }
   }
 
+  /** A target's checks now; a target that does not answer has every check unknown, with the reason. */
+  private async results(target: Target): Promise<CheckResult[]> {
+    const settings = this.config.targets[target.name] ?? this.config.checks;
+    let results: CheckResult[];
+    try {
+      results = await this.evaluator.evaluate(target, settings);
+    } catch (err) {
+      // The target did not answer: every check of it is unknown, with the reason.
+      const reason = `the target did not answer (${(err as { code?: string }).code ?? (err as Error).message})`;
+      results = [...this.states.values()]
+        .filter((s) => s.reported.target === target.name)
+        .map((s) => ({ ...s.reported, status: 'unknown' as const, value: null, reason, hint: null, evidence: [] }));
+      if (results.length === 0) {
+        results = CHECKS.map((c) => ({
+          id: c.id,
+          target: target.name,
+          database: null,
+          status: 'unknown' as const,
+          value: null,
+          unit: c.unit,
+          warning: settings[c.id].warning,
+          critical: settings[c.id].critical,
+          evidence: [],
+          hint: null,
+          reason,
+        }));
+      }
+    }
+    return results;
+  }
+
+  /**
+   * Every target's checks for GET /checks: those this instance evaluates (the first evaluation now if none ran), and
+   * those another instance sharing the store collects, evaluated here on demand at most once per interval (their
+   * damping and notifications are the collector's).
+   */
+  async snapshot(): Promise<CheckState[]> {
+    const mine = this.targets.list().filter((t) => this.leases.collects(t.name));
+    if (mine.length > 0 && this.states.size === 0) await this.evaluateNow();
+    const states = this.list();
+    for (const target of this.targets.list()) {
+      if (this.leases.collects(target.name)) continue;
+      let other = this.others.get(target.name);
+      if (!other || Date.now() - other.at > this.config.intervalMs) {
+        const now = new Date();
+        other = { at: Date.now(), states: (await this.results(target)).map((r) => ({ reported: r, since: now })) };
+        this.others.set(target.name, other);
+      }
+      states.push(...other.states);
+    }
+    return states;
+  }
+
   private async store(changes: StatusChange[]): Promise<void> {
     const store = this.history.storeIfOn;
     if (!store) return;
     for (const c of changes) {
       const targetId = await store.targetId(c.check.target);
-      await store.write(
-        (tx) => tx`insert into check_events (at, target_id, database, check_id, status, previous, value)
-                   values (${c.at}, ${targetId}, ${c.check.database}, ${c.check.id}, ${c.check.status}, ${c.previous},
-                           ${c.check.value})`,
-      );
+      await store
+        .write(
+          (tx) => tx`insert into check_events (at, target_id, database, check_id, status, previous, value)
+                     values (${c.at}, ${targetId}, ${c.check.database}, ${c.check.id}, ${c.check.status},
+                             ${c.previous}, ${c.check.value})`,
+          c.check.target,
+        )
+        .catch((err) => {
+          // Taken over meanwhile: the new holder reports from now on.
+          if (!(err instanceof LeaseLostError)) throw err;
+        });
     }
   }
 }

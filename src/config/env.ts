@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import fs from 'node:fs';
+import os from 'node:os';
 import {
   IsBoolean,
   IsIn,
@@ -170,6 +171,23 @@ export class Env {
   @Matches(/^postgres(ql)?:\/\/\S+$/)
   HISTORY_DATABASE_URL?: string;
 
+  /**
+   * This instance's name among those sharing one store (HISTORY_DATABASE_URL): the holder of its leases, the
+   * writer of its snapshots. Two live instances must not share one.
+   */
+  @Matches(/^[A-Za-z0-9][\w.:@-]{0,99}$/)
+  INSTANCE_ID = `${os.hostname()}-${process.pid}`;
+
+  /**
+   * Instances sharing a store: a target whose collector died (or lost the store) is collected by another within
+   * this many seconds. Its lease lasts 60% of it, renewed every sixth.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(3)
+  @Max(600)
+  LEASE_TAKEOVER_SECONDS = 15;
+
   /** Snapshots older than this are dropped (whole day partitions). */
   @Transform(toInt)
   @IsInt()
@@ -298,6 +316,8 @@ const EXPECTS: Record<keyof Env, string> = {
   HISTORY_DIR: 'a directory path',
   HISTORY_DATABASE_URL: 'a postgres:// or postgresql:// connection URL of a PostgreSQL 13 or later',
   HISTORY_RETENTION_DAYS: 'an integer number of days from 1 to 3650',
+  INSTANCE_ID: 'a name of 1 to 100 letters, digits and . _ : @ - (starting with a letter or digit)',
+  LEASE_TAKEOVER_SECONDS: 'an integer number of seconds from 3 to 600',
   HISTORY_STATEMENTS_INTERVAL: 'a duration from 1s to 1d, such as 10s, 60s or 5m',
   HISTORY_DATABASE_INTERVAL: 'a duration from 1s to 1d, such as 10s, 60s or 5m',
   HISTORY_RELATIONS_INTERVAL: 'a duration from 1s to 1d, such as 10s, 60s or 5m',

@@ -47,6 +47,16 @@ export class ServerPool {
     return this.options.max;
   }
 
+  /**
+   * A new budget (instances sharing a target share its poolMax): idle connections beyond it close now, busy ones
+   * when released.
+   */
+  setMax(max: number): void {
+    if (max === this.options.max) return;
+    this.options.max = max;
+    this.shrink();
+  }
+
   /** Slots holding (or able to reopen) a connection: an upper bound of the connections open now. */
   get size(): number {
     return this.slots.length;
@@ -77,7 +87,18 @@ export class ServerPool {
     const state = slot as SlotState;
     state.busy = false;
     state.lastUsed = performance.now();
+    this.shrink();
     this.waiting.shift()?.();
+  }
+
+  /** Closes idle slots (least recently used first) while there are more than the budget. */
+  private shrink(): void {
+    while (this.slots.length > this.options.max) {
+      const victim = this.slots.filter((s) => !s.busy).sort((a, b) => a.lastUsed - b.lastUsed)[0];
+      if (!victim) return;
+      this.slots.splice(this.slots.indexOf(victim), 1);
+      void victim.sql.end({ timeout: 1 }).catch(() => undefined);
+    }
   }
 
   /**

@@ -7,6 +7,7 @@ import { TargetRegistry } from '../targets/registry';
 import { Collector } from './collector';
 import { Family } from './family';
 import { HistoryService } from './history.service';
+import { Leases } from './leases';
 
 /** The collector of the families' snapshots into the history store (none when history is off). */
 @Injectable()
@@ -17,6 +18,7 @@ export class HistoryCollector implements OnApplicationShutdown {
   constructor(
     private readonly history: HistoryService,
     private readonly registry: TargetRegistry,
+    private readonly leases: Leases,
     statements: StatementsSnapshot,
     database: DatabaseSnapshot,
     relations: RelationsSnapshot,
@@ -29,7 +31,7 @@ export class HistoryCollector implements OnApplicationShutdown {
   get now(): Collector | undefined {
     const store = this.history.storeIfOn;
     if (!store) return undefined;
-    this.collector ??= new Collector(this.registry, store, this.families);
+    this.collector ??= new Collector(this.registry, store, this.families, this.leases);
     return this.collector;
   }
 

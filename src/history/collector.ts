@@ -3,7 +3,8 @@ import { TargetRegistry } from '../targets/registry';
 import { Target } from '../targets/target';
 import { entryDeltas, GapReason, lifetimeBreak, MAX_INTERVAL_CADENCES, Sample } from './deltas';
 import { Family, FamilyName, FamilySnapshot } from './family';
-import { HistoryStore, HistoryUnavailableError } from './store';
+import type { Leases } from './leases';
+import { HistoryStore, HistoryUnavailableError, LeaseLostError } from './store';
 
 /** What the collector knows of one family of one database of one target. */
 export interface CollectionState {
@@ -27,7 +28,7 @@ export interface CollectionState {
 const STORE_BACKOFF_MIN_MS = 1000;
 const STORE_BACKOFF_MAX_MS = 60_000;
 
-export type CollectionOutcome = 'written' | 'skipped' | 'unavailable' | 'failed';
+export type CollectionOutcome = 'written' | 'skipped' | 'unavailable' | 'failed' | 'not_held';
 
 /**
  * Takes each family's snapshots of every target (and database) on its cadence, through the targets' providers, and
@@ -49,7 +50,19 @@ export class Collector {
     private readonly registry: TargetRegistry,
     private readonly store: HistoryStore,
     private readonly families: Family[],
-  ) {}
+    private readonly leases?: Leases,
+  ) {
+    // A target taken over (or given up): what this instance remembers of it may predate another's snapshots, so
+    // the next snapshot starts from the store (a gap from the last one written, whoever wrote it).
+    leases?.onChange((target, held) => {
+      for (const [key, state] of this.states) if (state.target === target) this.states.delete(key);
+      // Taken over: collected now, not at the families' next tick (the takeover time is the lease's).
+      if (held && this.timers.length > 0 && !this.stopped) {
+        const t = this.registry.list().find((x) => x.name === target);
+        if (t) for (const family of this.families) void this.collectTarget(t, family).catch(() => undefined);
+      }
+    });
+  }
 
   /** Every family now, then on its cadence; retention hourly. */
   start(): void {
@@ -84,6 +97,8 @@ export class Collector {
 
   /** The collector's entry point: a family of one target (each of its databases, for per-database families). */
   async collectTarget(target: Target, family: Family): Promise<CollectionOutcome[]> {
+    // Another instance collects it (instances sharing a store).
+    if (this.leases && !this.leases.collects(target.name)) return ['not_held'];
     if (!family.perDatabase) return [await this.collect(target, family, null)];
     const outcomes: CollectionOutcome[] = [];
     for (const database of target.databases()) outcomes.push(await this.collect(target, family, database));
@@ -159,6 +174,11 @@ export class Collector {
         this.storeBackoffMs = 0;
         return 'written';
       } catch (err) {
+        if (err instanceof LeaseLostError) {
+          // Taken over between the read and the write: the new holder collects it; nothing was written.
+          state.previous = undefined;
+          return 'not_held';
+        }
         this.fail(state, 'store', err);
         if (err instanceof HistoryUnavailableError) {
           this.storeBackoffMs = Math.min(STORE_BACKOFF_MAX_MS, Math.max(STORE_BACKOFF_MIN_MS, this.storeBackoffMs * 2));
@@ -242,11 +262,12 @@ export class Collector {
     return this.store.write(async (tx) => {
       await tx`insert into snapshots (target_id, family, dbid, at, datname, prev_at, duration_ms, rows, server_version,
                                       extension_version, postmaster_start, system_id, timeline, stats_reset, dealloc,
-                                      evicted)
+                                      evicted, instance)
                values (${targetId}, ${family.name}, ${dbid}, ${cur.at}, ${state.database}, ${previousAt}, ${durationMs},
                        ${deltas.deltas.length}, ${cur.serverVersion}, ${cur.extensionVersion ?? null},
                        ${cur.lifetime.postmasterStart}, ${cur.lifetime.systemId},
-                       ${cur.lifetime.timeline}, ${cur.lifetime.statsReset}, ${cur.dealloc ?? null}, ${evicted})`;
+                       ${cur.lifetime.timeline}, ${cur.lifetime.statsReset}, ${cur.dealloc ?? null}, ${evicted},
+                       ${this.store.instance})`;
       if (gap) {
         await tx`insert into gaps (target_id, family, dbid, from_at, to_at, reason)
                  values (${targetId}, ${family.name}, ${dbid}, ${gap.from}, ${cur.at}, ${gap.reason})
@@ -276,7 +297,7 @@ export class Collector {
         deltas: deltas.deltas,
         previous: levelPrevious,
       });
-    });
+    }, target.name);
   }
 
   /** The last snapshot of this family written before this process: the start of a collector_down gap. */

@@ -52,6 +52,7 @@ export class HistoryService implements OnApplicationShutdown {
       this.env.HISTORY_DATABASE_URL === undefined ? 'embedded' : 'external',
       url,
       this.env.HISTORY_RETENTION_DAYS,
+      this.env.INSTANCE_ID,
     );
     try {
       await store.open();

@@ -49,6 +49,17 @@ export class HistoryUnavailableError extends AppError {
   }
 }
 
+/** A write for a target whose lease this instance does not hold (any more): refused, nothing written. */
+export class LeaseLostError extends Error {
+  readonly code = 'LEASE_LOST';
+  constructor(readonly target: string) {
+    super(`the lease of target "${target}" is not held by this instance`);
+  }
+}
+
+/** Checks, in a write's transaction, that this instance holds the target's lease (Leases; none: one instance). */
+export type WriteFence = (tx: StoreSql, target: string) => Promise<void>;
+
 export interface StoreStatus {
   kind: 'embedded' | 'external';
   version: string | null;
@@ -81,11 +92,15 @@ export class HistoryStore {
   private schemaVersion: number | null = null;
   /** The store answered the last time it was asked. */
   available = true;
+  /** Set by Leases when this instance coordinates with others: every write for a target checks its lease. */
+  fence?: WriteFence;
 
   constructor(
     readonly kind: 'embedded' | 'external',
-    url: string,
+    readonly url: string,
     private readonly retentionDays: number,
+    /** This instance (INSTANCE_ID): recorded with each snapshot. */
+    readonly instance = 'pgscope',
   ) {
     this.sql = postgres(url, {
       max: 4,
@@ -104,9 +119,19 @@ export class HistoryStore {
     this.schemaVersion = await migrate(this.sql as unknown as postgres.Sql);
   }
 
-  /** One transaction on the store. */
-  async write<T>(fn: (sql: StoreSql) => Promise<T>): Promise<T> {
-    return this.guard(() => this.sql.begin((tx) => fn(tx as StoreSql)) as Promise<T>);
+  /**
+   * One transaction on the store; for `target`, only while this instance holds its lease (checked first, in the
+   * same transaction: LeaseLostError, nothing written).
+   */
+  async write<T>(fn: (sql: StoreSql) => Promise<T>, target?: string): Promise<T> {
+    const fence = target === undefined ? undefined : this.fence;
+    return this.guard(
+      () =>
+        this.sql.begin(async (tx) => {
+          if (fence) await fence(tx as StoreSql, target!);
+          return fn(tx as StoreSql);
+        }) as Promise<T>,
+    );
   }
 
   async read<T>(fn: (sql: StoreSql) => Promise<T>): Promise<T> {
@@ -209,7 +234,7 @@ export class HistoryStore {
       this.available = true;
       return value;
     } catch (err) {
-      if (err instanceof AppError) throw err;
+      if (err instanceof AppError || err instanceof LeaseLostError) throw err;
       const code = (err as { code?: string }).code ?? 'no code';
       const message = maskCredentials(String((err as Error).message ?? err));
       if (isStoreDown(err)) {

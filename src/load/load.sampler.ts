@@ -2,7 +2,8 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/c
 import { Env } from '../config/env';
 import { insertRows } from '../history/family';
 import { HistoryService } from '../history/history.service';
-import { HistoryStore, HistoryUnavailableError } from '../history/store';
+import { Leases } from '../history/leases';
+import { HistoryStore, HistoryUnavailableError, LeaseLostError } from '../history/store';
 import { redactSql } from '../monitoring/shared/redact';
 import { TargetRegistry } from '../targets/registry';
 import { Target } from '../targets/target';
@@ -50,7 +51,12 @@ export class LoadSampler implements BeforeApplicationShutdown {
     private readonly registry: TargetRegistry,
     private readonly history: HistoryService,
     @Inject(Env) private readonly env: Env,
-  ) {}
+    private readonly leases: Leases,
+  ) {
+    // Taken over or given up: its open bucket and pending ones are dropped (the holder samples it; a write after
+    // losing the lease would be refused anyway), and the next holder starts from the store.
+    leases.onChange((target) => this.states.delete(target));
+  }
 
   get bucketMs(): number {
     return this.env.LOAD_BUCKET_SECONDS * 1000;
@@ -74,7 +80,7 @@ export class LoadSampler implements BeforeApplicationShutdown {
   /** One sample of one target, and the write of the buckets it completes. */
   async sampleTarget(target: Target): Promise<void> {
     const store = this.history.storeIfOn;
-    if (!store) return;
+    if (!store || !this.leases.collects(target.name)) return;
     const state = this.state(target);
     if (state.running) {
       state.skips++;
@@ -135,6 +141,10 @@ export class LoadSampler implements BeforeApplicationShutdown {
         if (state.failing === 'store') state.failing = null;
         state.dropped = false;
       } catch (err) {
+        if (err instanceof LeaseLostError) {
+          state.pending.splice(0);
+          return;
+        }
         this.fail(state, 'store', err);
         return;
       }
@@ -233,7 +243,7 @@ export class LoadSampler implements BeforeApplicationShutdown {
           holds: c.holds,
         })),
       );
-    });
+    }, target.name);
   }
 
   private state(target: Target): SamplerState {

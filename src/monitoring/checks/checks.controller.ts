@@ -36,9 +36,7 @@ export class ChecksController {
   async list(@Query() query: ChecksQueryDto): Promise<ChecksResponseDto> {
     const started = performance.now();
     if (query.target !== undefined) this.targets.get(query.target);
-    if (this.runner.list().length === 0) await this.runner.evaluateNow();
-    const checks = this.runner
-      .list()
+    const checks = (await this.runner.snapshot())
       .filter(
         (s) =>
           (query.target === undefined || s.reported.target === query.target) &&

@@ -13,6 +13,31 @@ export class TargetErrorDto {
   at!: string;
 }
 
+export class TargetCollectorDto {
+  @ApiProperty({
+    description: 'The instance (INSTANCE_ID) holding its lease: the one writing its history',
+    example: 'pgscope-a',
+  })
+  instance!: string;
+
+  @ApiProperty({
+    description: 'Since when it holds the lease (ISO 8601)',
+    format: 'date-time',
+    example: '2026-11-28T03:00:00.000Z',
+  })
+  since!: string;
+
+  @ApiProperty({
+    description: 'When the lease ends unless renewed (ISO 8601): another instance takes it over after that',
+    format: 'date-time',
+    example: '2026-11-28T03:29:19.000Z',
+  })
+  expiresAt!: string;
+
+  @ApiProperty({ description: 'Whether the instance answering collects it', example: true })
+  self!: boolean;
+}
+
 export class TargetDto {
   @ApiProperty({
     description: 'The configured name: the `target` parameter of every monitoring operation',
@@ -84,6 +109,15 @@ export class TargetDto {
   connections!: number;
 
   @ApiProperty({
+    type: TargetCollectorDto,
+    nullable: true,
+    description:
+      'Which instance collects it into the history store (instances sharing one store each collect their share of ' +
+      'the targets), as of the last lease renewal; null with history off or before the first renewal',
+  })
+  collector!: TargetCollectorDto | null;
+
+  @ApiProperty({
     type: CapabilitiesDto,
     nullable: true,
     description: 'What pgscope can read in its URL database with its role; null until it has been reached',
@@ -100,4 +134,51 @@ export class TargetsResponseDto {
 
   @ApiProperty({ type: [TargetDto], description: 'Every target, in the configured order' })
   targets!: TargetDto[];
+}
+
+export class InstanceDto {
+  @ApiProperty({ description: 'Its INSTANCE_ID (default: host name and pid)', example: 'pgscope-a' })
+  id!: string;
+
+  @ApiProperty({ description: 'The host it runs on', example: 'monitor-1' })
+  host!: string;
+
+  @ApiProperty({ type: 'integer', description: 'Its process id', example: 4242 })
+  pid!: number;
+
+  @ApiProperty({ description: 'Its pgscope version', example: '0.1.0' })
+  version!: string;
+
+  @ApiProperty({ description: 'When it started (ISO 8601)', format: 'date-time', example: '2026-11-28T03:00:00.000Z' })
+  startedAt!: string;
+
+  @ApiProperty({
+    description: "When it last renewed its leases (ISO 8601, the store's clock)",
+    format: 'date-time',
+    example: '2026-11-28T03:29:10.000Z',
+  })
+  heartbeatAt!: string;
+
+  @ApiProperty({ type: 'integer', description: 'Targets it collects now (leases held)', example: 4 })
+  leases!: number;
+
+  @ApiProperty({ description: 'Whether it is the instance answering', example: true })
+  self!: boolean;
+}
+
+export class InstancesResponseDto {
+  @ApiProperty({ description: "When this answer was made (the store's clock)", format: 'date-time' })
+  collectedAt!: string;
+
+  @ApiProperty({ description: 'The INSTANCE_ID of the instance answering', example: 'pgscope-a' })
+  self!: string;
+
+  @ApiProperty({
+    description: 'How long a lease lasts unless renewed (60% of LEASE_TAKEOVER_SECONDS), in seconds',
+    example: 9,
+  })
+  leaseSeconds!: number;
+
+  @ApiProperty({ type: [InstanceDto], description: 'The live instances, by id' })
+  instances!: InstanceDto[];
 }
