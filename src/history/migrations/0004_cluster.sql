@@ -9,7 +9,7 @@ create table leases (
   holder text not null,
   since timestamptz not null,
   expires_at timestamptz not null,
-  -- Incremented at each change of holder: how often the target moved.
+  -- Takeovers (another instance taking it while held) since the row was made; a release deletes the row.
   moves integer not null default 0
 );
 
