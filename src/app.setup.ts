@@ -4,6 +4,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { registerBearerAuth } from './http/auth';
+import { registerDashboard } from './http/dashboard';
 import { registerRateLimit, registerSecurityHeaders } from './http/http-hardening';
 import { InvalidParameterError } from './common/errors';
 import { ProblemFilter } from './http/problem.filter';
@@ -39,6 +40,7 @@ export async function createApp(
   registerBearerAuth(fastify, apiTokens(env), routes, metricsTokens(env));
   routes.register(fastify);
   new ResponseCache(env.CACHE_TTL_MS, routes).register(fastify);
+  await registerDashboard(fastify);
   return app;
 }
 

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../common/errors';
 import { sendProblem } from './problem';
 
-/** Routes open without a token: the probes and the documentation (Swagger UI and its assets). */
+/** Routes open without a token: the probes, the documentation (Swagger UI and its assets), the dashboard's page. */
 const PUBLIC_ROUTES = new Set(['/health/live', '/health/ready', '/docs', '/docs-json', '/docs-yaml']);
 const PROBE_ROUTES = new Set(['/health/live', '/health/ready']);
 
@@ -48,7 +48,10 @@ export class RouteTable {
 
   isPublic(request: FastifyRequest): boolean {
     const route = this.routeOf(request);
-    return route !== undefined && (PUBLIC_ROUTES.has(route) || route.startsWith('/docs/'));
+    return (
+      route !== undefined &&
+      (PUBLIC_ROUTES.has(route) || route.startsWith('/docs/') || route === '/' || route.startsWith('/ui/'))
+    );
   }
 
   /** The Prometheus endpoint (it also accepts METRICS_TOKENS). */
