@@ -108,6 +108,21 @@ async function axeViolations(page: Page): Promise<string[]> {
         if (!(seen.load && seen.slow)) await page.waitForTimeout(3000);
       }
       expect(seen).toEqual({ load: true, slow: true });
+      // A moment picked on the load chart: the statements below are that bucket's, and the URL says so.
+      const box = (await page.locator('#panel-load .u-over').boundingBox())!;
+      await page.mouse.move(box.x + box.width * 0.98, box.y + box.height * 0.95);
+      await page.mouse.click(box.x + box.width * 0.98, box.y + box.height * 0.95);
+      await waitFor(async () => new URL(page.url()).searchParams.get('pickFrom'), 5000);
+      await settled(page);
+      const picked = new URL(page.url()).searchParams;
+      expect(Date.parse(picked.get('pickTo')!) - Date.parse(picked.get('pickFrom')!)).toBe(10_000);
+      await expect(page.locator('#h-statements').innerText()).resolves.toMatch(/^Top statements \d/);
+      const requests = (await page.evaluate('window.pgscopeRequests')) as string[];
+      expect(
+        requests.some(
+          (u) => u.includes('/load/top') && u.includes(`from=${encodeURIComponent(picked.get('pickFrom')!)}`),
+        ),
+      ).toBe(true);
       await page.goto(`${baseUrl}/?view=sessions&range=15m`);
       await waitFor(async () => {
         await page.reload();

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { apiTokens, ConfigError, isLoopback, loadEnv } from './env';
 
 describe('loadEnv', () => {
@@ -6,6 +7,8 @@ describe('loadEnv', () => {
       HISTORY: 'on',
       HISTORY_DIR: './.pgscope/history',
       HISTORY_RETENTION_DAYS: 14,
+      INSTANCE_ID: `${os.hostname()}-${process.pid}`,
+      LEASE_TAKEOVER_SECONDS: 15,
       HISTORY_STATEMENTS_INTERVAL: 60_000,
       HISTORY_DATABASE_INTERVAL: 60_000,
       HISTORY_RELATIONS_INTERVAL: 300_000,
@@ -56,12 +59,16 @@ describe('loadEnv', () => {
       HISTORY_SIZES_INTERVAL: '1500ms',
       LOAD_SAMPLE_MS: '250',
       LOAD_BUCKET_SECONDS: '5',
+      INSTANCE_ID: 'monitor-1.eu:a',
+      LEASE_TAKEOVER_SECONDS: '30',
     });
     expect({ ...env }).toEqual({
       HISTORY: 'on',
       HISTORY_DIR: './.pgscope/history',
       HISTORY_DATABASE_URL: 'postgres://h:p@store:5432/history',
       HISTORY_RETENTION_DAYS: 30,
+      INSTANCE_ID: 'monitor-1.eu:a',
+      LEASE_TAKEOVER_SECONDS: 30,
       HISTORY_STATEMENTS_INTERVAL: 10_000,
       HISTORY_DATABASE_INTERVAL: 120_000,
       HISTORY_RELATIONS_INTERVAL: 3_600_000,
@@ -114,6 +121,8 @@ describe('loadEnv', () => {
     ['HIT_RATIO_MIN_BLOCKS', '-3', 'HIT_RATIO_MIN_BLOCKS must be a non-negative integer'],
     ['HISTORY', 'yes', 'HISTORY must be on or off'],
     ['HISTORY_RETENTION_DAYS', '0', 'HISTORY_RETENTION_DAYS must be an integer number of days from 1 to 3650'],
+    ['INSTANCE_ID', 'a b', 'INSTANCE_ID must be a name of 1 to 100 letters, digits and . _ : @ -'],
+    ['LEASE_TAKEOVER_SECONDS', '2', 'LEASE_TAKEOVER_SECONDS must be an integer number of seconds from 3 to 600'],
     [
       'HISTORY_STATEMENTS_INTERVAL',
       '60',

@@ -165,8 +165,9 @@ export class HistoryStore {
               `create table if not exists ${name} partition of ${table} for values from ('${d} 00:00:00+00') to ('${nextDay(d)} 00:00:00+00')`,
             )
             .catch((err: { code?: string }) => {
-              // Another instance created it between the check and the create.
-              if (err.code !== '42P07') throw err;
+              // Another instance created it between the check and the create (42P07), or at the same moment: two
+              // concurrent CREATE TABLE IF NOT EXISTS may collide on the catalog's unique index (23505).
+              if (err.code !== '42P07' && err.code !== '23505') throw err;
             });
         }
       });
