@@ -28,6 +28,11 @@ async function watch(context: BrowserContext): Promise<{ page: Page; problems: s
   const problems: string[] = [];
   page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  // Which request failed (the console only says "Failed to load resource").
+  page.on(
+    'response',
+    (r) => r.status() >= 400 && problems.push(`response: ${r.status()} ${new URL(r.url()).pathname}`),
+  );
   await page.addInitScript({
     content:
       "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))",
@@ -336,7 +341,7 @@ async function axeViolations(page: Page): Promise<string[]> {
       await settled(page);
       await expect(page.locator('#panel-sessions .problem').count()).resolves.toBe(0);
       // The browser logs the failed requests of the dead target (503s) as console errors; nothing else.
-      expect(problems.filter((p) => !/status of 50[34]/.test(p))).toEqual([]);
+      expect(problems.filter((p) => !/status of 50[34]|response: 50[34] /.test(p))).toEqual([]);
       await context.close();
     });
   });
@@ -373,7 +378,7 @@ async function axeViolations(page: Page): Promise<string[]> {
       expect(await page.evaluate('localStorage.length')).toBe(0);
       // The 401s before the token are the only console errors (and the 409s of the windowed panels: this pgscope
       // keeps no history, which those panels say).
-      expect(problems.filter((p) => !/status of (401|409)/.test(p))).toEqual([]);
+      expect(problems.filter((p) => !/status of (401|409)|response: (401|409) /.test(p))).toEqual([]);
       await expect(page.locator('#panel-load .problem').innerText()).resolves.toContain('HISTORY_DISABLED');
       await context.close();
     });

@@ -536,9 +536,8 @@ function topStatementsPanel(limit = 10): HTMLElement {
             .sort((a, b) => b.activeSessions - a.activeSessions);
         }
         contributors = contributors.slice(0, limit);
-        const sparks = await sparklines(
-          contributors.map((c) => c.key).filter((k): k is string => !!k && /^-?\d+$/.test(k)),
-        );
+        // Only statements the store has in this range have a history to draw (others would be a 404).
+        const sparks = await sparklines(contributors.map((c) => c.key).filter((k): k is string => !!k && byId.has(k)));
         body = table(
           [
             'statement',
