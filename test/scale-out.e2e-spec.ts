@@ -5,6 +5,7 @@ import postgres from 'postgres';
 import { EmbeddedPostgres } from '../src/embedded/embedded';
 import { HistoryCollector } from '../src/history/collector.service';
 import { Leases } from '../src/history/leases';
+import { HistoryStore } from '../src/history/store';
 import { API, createTestApp, serverMajor, TestApp, urlFor, waitFor } from './support/harness';
 import { TEST_ENV } from './support/env';
 import { brokenChains, Instance, Store } from './support/instances';
@@ -266,6 +267,26 @@ describe('a snapshot write for a target whose lease was taken meanwhile', () => 
     await api?.close();
     await storeSql?.end();
     await store?.stop();
+  });
+
+  it('gives two instances naming new targets at the same moment the same ids', async () => {
+    const a = new HistoryStore('external', store.url, 14, 'a');
+    const b = new HistoryStore('external', store.url, 14, 'b');
+    try {
+      const names = Array.from({ length: 20 }, (_, i) => `race-${i}`);
+      // The same name asked by both at once, and twice by each (a request and the collector).
+      const [ida, idb, ida2] = await Promise.all([
+        Promise.all(names.map((n) => a.targetId(n))),
+        Promise.all(names.map((n) => b.targetId(n))),
+        Promise.all(names.map((n) => a.targetId(n))),
+      ]);
+      expect(idb).toEqual(ida);
+      expect(ida2).toEqual(ida);
+      expect(new Set(ida).size).toBe(20);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 
   it('is refused, and nothing of it is written', async () => {

@@ -37,6 +37,8 @@ const STALE_CONNECTION_CODES = new Set([
   '57P01',
   '57P02',
   '57P05',
+  // idle_in_transaction_session_timeout ended it: this process stalled mid-read (a frozen or overloaded host).
+  '25P03',
   'ECONNRESET',
   'EPIPE',
   'CONNECTION_CLOSED',

@@ -53,6 +53,8 @@ export class HistoryService implements OnApplicationShutdown {
       url,
       this.env.HISTORY_RETENTION_DAYS,
       this.env.INSTANCE_ID,
+      // A fifth of the takeover time, at least 2 s: well past any pause between a write's statements.
+      Math.max(2000, this.env.LEASE_TAKEOVER_SECONDS * 200),
     );
     try {
       await store.open();

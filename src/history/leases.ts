@@ -234,11 +234,16 @@ export class Leases implements BeforeApplicationShutdown {
       const targets = this.registry.list();
       const ids = new Map<number, Target>();
       for (const t of targets) ids.set(await store.targetId(t.name), t);
-      // Renew what this instance holds; what it no longer finds was taken over.
-      const renewed = await sql<{ id: number }[]>`
-        update leases set expires_at = now() + ${ttl}::interval
-         where holder = ${me} and expires_at > now() returning target_id as id`;
-      const kept = new Set(renewed.map((r) => ids.get(r.id)?.name).filter((n): n is string => n !== undefined));
+      // Renew what this instance holds (a lease its own write has locked FOR SHARE this moment waits for the next
+      // renewal: never long, well within its lifetime); what it no longer finds was taken over.
+      await sql`
+        update leases l set expires_at = now() + ${ttl}::interval
+          from (select target_id from leases where holder = ${me} and expires_at > now()
+                   for no key update skip locked) mine
+         where l.target_id = mine.target_id`;
+      const still = await sql<{ id: number }[]>`
+        select target_id as id from leases where holder = ${me} and expires_at > now()`;
+      const kept = new Set(still.map((r) => ids.get(r.id)?.name).filter((n): n is string => n !== undefined));
       for (const name of [...this.held.keys()]) if (!kept.has(name)) this.lose(name);
       this.lastRenewed = performance.now();
 
@@ -320,13 +325,21 @@ export class Leases implements BeforeApplicationShutdown {
     for (const [id, target] of free) {
       if (this.held.size >= limit) break;
       const holder = byId.get(id)?.holder ?? '';
-      const [row] = await sql<{ since: Date }[]>`
-        insert into leases as l (target_id, holder, since, expires_at)
-        values (${id}, ${me}, now(), now() + ${ttl}::interval)
-        on conflict (target_id) do update
-          set holder = excluded.holder, since = excluded.since, expires_at = excluded.expires_at, moves = l.moves + 1
-          where l.expires_at <= now() or l.holder = ${holder}
-        returning l.since`;
+      let row: { since: Date } | undefined;
+      try {
+        [row] = await sql<{ since: Date }[]>`
+          insert into leases as l (target_id, holder, since, expires_at)
+          values (${id}, ${me}, now(), now() + ${ttl}::interval)
+          on conflict (target_id) do update
+            set holder = excluded.holder, since = excluded.since, expires_at = excluded.expires_at, moves = l.moves + 1
+            where l.expires_at <= now() or l.holder = ${holder}
+          returning l.since`;
+      } catch (err) {
+        // Its last holder's write holds the row (lock_timeout): that transaction ends, or the store ends it
+        // (idle_in_transaction_session_timeout), before the next renewal.
+        if ((err as { code?: string }).code === '55P03') continue;
+        throw err;
+      }
       if (row) {
         this.held.set(target.name, row.since);
         this.freeBefore.delete(target.name);

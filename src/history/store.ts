@@ -88,6 +88,7 @@ export class HistoryStore {
   private readonly logger = new Logger('HistoryStore');
   private readonly sql: postgres.Sql<Record<string, unknown>>;
   private readonly ids = new Map<string, number>();
+  private readonly pendingIds = new Map<string, Promise<number>>();
   private readonly days = new Set<string>();
   private schemaVersion: number | null = null;
   /** The store answered the last time it was asked. */
@@ -101,6 +102,11 @@ export class HistoryStore {
     private readonly retentionDays: number,
     /** This instance (INSTANCE_ID): recorded with each snapshot. */
     readonly instance = 'pgscope',
+    /**
+     * A write transaction idle this long is ended by the store: a holder frozen mid-write (a hung host) must not keep
+     * its lease row locked, or no other instance could take the lease over.
+     */
+    idleInTransactionMs = 10_000,
   ) {
     this.sql = postgres(url, {
       max: 4,
@@ -109,7 +115,12 @@ export class HistoryStore {
       idle_timeout: 60,
       onnotice: () => undefined,
       // A window's sums group every entry in memory (a hash), not in a sort spilled to disk.
-      connection: { application_name: 'pgscope-history', statement_timeout: 60_000, work_mem: '64MB' },
+      connection: {
+        application_name: 'pgscope-history',
+        statement_timeout: 60_000,
+        idle_in_transaction_session_timeout: idleInTransactionMs,
+        work_mem: '64MB',
+      },
       types: NUMERIC_TYPES,
     }) as unknown as postgres.Sql<Record<string, unknown>>;
   }
@@ -142,12 +153,23 @@ export class HistoryStore {
   async targetId(name: string): Promise<number> {
     const known = this.ids.get(name);
     if (known !== undefined) return known;
-    const id = await this.guard(async () => {
-      const [row] = await this.sql<{ id: number }[]>`
-        with ins as (insert into targets (name) values (${name}) on conflict (name) do nothing returning id)
-        select id from ins union all select id from targets where name = ${name} limit 1`;
-      return row.id;
-    });
+    let pending = this.pendingIds.get(name);
+    if (!pending) {
+      pending = this.guard(async () => {
+        // A concurrent insert of the same name (another instance, or this one before the pending map) is not in
+        // this statement's snapshot: the conflict skips the insert and the select finds nothing. Asked again, the
+        // new statement sees the committed row.
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const [row] = await this.sql<{ id: number }[]>`
+            with ins as (insert into targets (name) values (${name}) on conflict (name) do nothing returning id)
+            select id from ins union all select id from targets where name = ${name} limit 1`;
+          if (row) return row.id;
+        }
+        throw new Error(`target "${name}" has no id in the store`);
+      }).finally(() => this.pendingIds.delete(name));
+      this.pendingIds.set(name, pending);
+    }
+    const id = await pending;
     this.ids.set(name, id);
     return id;
   }
