@@ -79,7 +79,7 @@ export class Leases implements BeforeApplicationShutdown {
   /** Free leases seen at the previous renewal: still free now, this instance may take up to the share rounded up. */
   private freeBefore = new Set<string>();
   private lastRenewed = 0;
-  private view: { leases: LeaseView[]; at: Date } | null = null;
+  private view: Map<string, LeaseView> | null = null;
   private readonly listeners: Listener[] = [];
   private readonly startedAt = new Date();
 
@@ -113,7 +113,7 @@ export class Leases implements BeforeApplicationShutdown {
 
   /** The holders as of the last renewal (null when leases are not in use). */
   holderOf(target: string): { instance: string; since: Date; expiresAt: Date } | null {
-    const lease = this.view?.leases.find((l) => l.target === target && l.expiresAt > this.view!.at);
+    const lease = this.view?.get(target);
     return lease ? { instance: lease.holder, since: lease.since, expiresAt: lease.expiresAt } : null;
   }
 
@@ -273,11 +273,12 @@ export class Leases implements BeforeApplicationShutdown {
       } else {
         await this.balance(sql, ids, leases, live, dead);
       }
-      const [{ now }] = await sql<{ now: Date }[]>`select now() as now`;
+      // The holders as of now, by target (GET /targets asks for each of its targets).
       const after = await sql<LeaseView[]>`
         select t.name as target, l.holder, l.since, l.expires_at as "expiresAt", l.moves
-          from leases l join targets t on t.id = l.target_id order by l.target_id limit 100000`;
-      this.view = { leases: after, at: now };
+          from leases l join targets t on t.id = l.target_id
+         where l.expires_at > now() order by l.target_id limit 100000`;
+      this.view = new Map(after.map((l) => [l.target, l]));
       this.sizePools(targets, live.length);
       if (Math.random() < 0.01) await sql`delete from instances where heartbeat_at < now() - interval '1 day'`;
     } catch (err) {

@@ -954,6 +954,17 @@ function indexesPanels(): HTMLElement[] {
   ];
 }
 
+/** A row of the cache table: scope, ratio, status, hits, reads. */
+function ratioRow(
+  scope: string,
+  ratio: number | null,
+  status: string | null,
+  hits: number | null,
+  reads: number | null,
+) {
+  return [scope, pct(ratio, 2), status ? badge(status) : dash, num(hits), num(reads)];
+}
+
 function databasePanels(): HTMLElement[] {
   return [
     panel('cache', 'Cache hit ratios over the range', () =>
@@ -966,34 +977,28 @@ function databasePanels(): HTMLElement[] {
             table(
               ['scope', ['hit ratio', 'n'], 'status', ['hits', 'n'], ['reads', 'n']],
               [
-                [
+                ratioRow(
                   `database ${d.database.name}`,
-                  pct(d.database.hitRatio, 2),
-                  d.database.status ? badge(d.database.status) : dash,
-                  num(d.database.blksHit),
-                  num(d.database.blksRead),
-                ],
-                [
-                  'cluster',
-                  pct(d.cluster.hitRatio, 2),
-                  d.cluster.status ? badge(d.cluster.status) : dash,
-                  num(d.cluster.blksHit),
-                  num(d.cluster.blksRead),
-                ],
-                [
+                  d.database.hitRatio,
+                  d.database.status,
+                  d.database.blksHit,
+                  d.database.blksRead,
+                ),
+                ratioRow('cluster', d.cluster.hitRatio, d.cluster.status, d.cluster.blksHit, d.cluster.blksRead),
+                ratioRow(
                   'tables (heap)',
-                  pct(d.tables.heapHitRatio, 2),
-                  d.tables.heapStatus ? badge(d.tables.heapStatus) : dash,
-                  num(d.tables.heapBlksHit),
-                  num(d.tables.heapBlksRead),
-                ],
-                [
+                  d.tables.heapHitRatio,
+                  d.tables.heapStatus,
+                  d.tables.heapBlksHit,
+                  d.tables.heapBlksRead,
+                ),
+                ratioRow(
                   'indexes',
-                  pct(d.tables.indexHitRatio, 2),
-                  d.tables.indexStatus ? badge(d.tables.indexStatus) : dash,
-                  num(d.tables.idxBlksHit),
-                  num(d.tables.idxBlksRead),
-                ],
+                  d.tables.indexHitRatio,
+                  d.tables.indexStatus,
+                  d.tables.idxBlksHit,
+                  d.tables.idxBlksRead,
+                ),
               ],
               'No counters.',
             ),
